@@ -1,0 +1,1 @@
+"""The `tds` command line: thin click wrappers over the platform's Python API."""

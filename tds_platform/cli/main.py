@@ -1,0 +1,28 @@
+"""Entry point of the `tds` command: one group, one sub-module per command family."""
+
+from __future__ import annotations
+
+import click
+
+from tds_platform.cli.db import db
+from tds_platform.cli.stack import stack
+from tds_platform.cli.up import down, up
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """TDS Platform: IoT telemetry from MQTT to TimescaleDB, run by Dagster."""
+
+
+cli.add_command(stack)
+cli.add_command(db)
+cli.add_command(up)
+cli.add_command(down)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

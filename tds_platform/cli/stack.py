@@ -1,0 +1,65 @@
+"""`tds stack up | down | status`: the local PostgreSQL+TimescaleDB and Mosquitto."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tds_platform.cli.errors import user_errors
+from tds_platform.db.urls import redact
+from tds_platform.stack import LocalStack, StackLayout
+from tds_platform.stack.layout import DEFAULT_MQTT_PORT, DEFAULT_PG_PORT
+
+stack_dir_option = click.option(
+    "--stack-dir", type=click.Path(path_type=Path), default=Path(".tds"), envvar="TDS_STACK_DIR",
+    show_default=True, help="Folder that holds the local stack's data and config.",
+)
+
+
+@click.group("stack")
+def stack() -> None:
+    """Run the local PostgreSQL+TimescaleDB and Mosquitto (never a system-wide server)."""
+
+
+@stack.command("up")
+@stack_dir_option
+@click.option("--pg-port", type=int, default=DEFAULT_PG_PORT, show_default=True)
+@click.option("--mqtt-port", type=int, default=DEFAULT_MQTT_PORT, show_default=True)
+@click.option("--no-timescaledb", is_flag=True, help="Plain PostgreSQL, without the extension.")
+@user_errors
+def up(stack_dir: Path, pg_port: int, mqtt_port: int, no_timescaledb: bool) -> None:
+    """Start both servers and wait until they accept connections."""
+    layout = StackLayout(root=stack_dir.absolute(), pg_port=pg_port, mqtt_port=mqtt_port,
+                         with_timescaledb=not no_timescaledb)
+    local = LocalStack(layout)
+    local.up()
+    click.echo(f"PostgreSQL  {redact(local.database_url())}")
+    click.echo(f"Mosquitto   mqtt://127.0.0.1:{layout.mqtt_port}  (accounts in {local.broker.credentials_file})")
+
+
+@stack.command("down")
+@stack_dir_option
+@user_errors
+def down(stack_dir: Path) -> None:
+    """Stop what `up` started; the data folder stays for the next `up`."""
+    LocalStack(StackLayout.load(stack_dir)).down()
+    click.echo("local stack stopped")
+
+
+@stack.command("status")
+@stack_dir_option
+@user_errors
+def status(stack_dir: Path) -> None:
+    """Each server's state, port, pid and version, and the TimescaleDB edition."""
+    state = LocalStack(StackLayout.load(stack_dir)).status()
+    rows = [
+        ("postgresql", state.postgres.running, state.postgres.port, state.postgres.pid, state.postgres.version),
+        ("mosquitto", state.broker.running, state.broker.port, state.broker.pid, state.broker.version),
+    ]
+    click.echo(f"{'component':<12}{'state':<10}{'port':<8}{'pid':<9}version")
+    for name, running, port, pid, version in rows:
+        click.echo(f"{name:<12}{'up' if running else 'down':<10}{port:<8}{pid or '-'!s:<9}{version or '-'}")
+    click.echo(f"timescaledb edition: {state.edition or 'unknown (database down)'}")
+    if not state.healthy:
+        raise SystemExit(1)

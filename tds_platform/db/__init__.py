@@ -1,0 +1,1 @@
+"""Database access shared by the platform: URLs, engines, edition detection and migrations."""

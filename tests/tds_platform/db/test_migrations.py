@@ -1,0 +1,116 @@
+"""The migration history on both editions, and the roles' privileges (real servers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from tds_platform.db import migrate
+from tds_platform.db.edition import Edition, detect_edition_url
+
+CONTRACT_COLUMNS = {
+    "telemetry": ["ts", "tenant", "site", "equipment", "metric", "value", "value_text", "unit",
+                  "quality", "ingested_at"],
+    "dlq": ["id", "received_at", "topic", "payload", "reason", "detail", "instance", "replayed_at",
+            "replay_result"],
+    "telemetry_1m": ["bucket", "tenant", "site", "equipment", "metric", "n", "min", "max", "avg",
+                     "sum", "first", "last"],
+    "quality_hourly": ["hour", "tenant", "site", "equipment", "metric", "expected", "received",
+                       "good", "coverage_pct", "good_pct", "gap_count", "longest_gap_s"],
+    "gaps": ["tenant", "equipment", "metric", "gap_start", "gap_end", "duration_s", "detected_at",
+             "backfill_status"],
+    "alerts": ["kind", "severity", "dedup_key", "subject", "message", "opened_at", "last_seen_at",
+               "resolved_at"],
+}
+
+
+def _columns(url: str, table: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'tds' AND table_name = %s ORDER BY ordinal_position",
+            (table,),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _empty_database(admin_url: str, name: str) -> str:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.mark.parametrize("cluster", ["stack", "plain_postgres"])
+def test_upgrade_empty_database_then_rerun_is_clean(cluster: str, request: pytest.FixtureRequest) -> None:
+    server = request.getfixturevalue(cluster)
+    pg = getattr(server, "postgres", server)
+    url = _empty_database(pg.url("postgres"), f"empty_{cluster}")
+    assert migrate.current(url) is None
+    migrate.upgrade(url)
+    assert migrate.current(url) == migrate.head()
+    migrate.upgrade(url)
+    assert migrate.current(url) == migrate.head()
+    expected = Edition.APACHE if cluster == "stack" else Edition.NONE
+    assert detect_edition_url(url) is expected
+
+
+def test_telemetry_is_a_hypertable_with_timescaledb(new_database: Callable[[str], str]) -> None:
+    url = new_database("ht")
+    with psycopg.connect(url) as conn:
+        names = conn.execute(
+            "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_schema='tds'"
+        ).fetchall()
+    assert ("telemetry_raw",) in names
+
+
+def test_contract_columns_exist_on_both_editions(any_database: str) -> None:
+    for table, expected in CONTRACT_COLUMNS.items():
+        columns = _columns(any_database, table)
+        assert columns[: len(expected)] == expected or set(expected) <= set(columns), table
+
+
+def test_downgrade_removes_everything_and_upgrade_restores(any_database: str) -> None:
+    migrate.downgrade(any_database, "base")
+    assert migrate.current(any_database) is None
+    assert _columns(any_database, "telemetry") == []
+    migrate.upgrade(any_database)
+    assert _columns(any_database, "telemetry") == CONTRACT_COLUMNS["telemetry"]
+
+
+def _as_role(url: str, role: str) -> psycopg.Connection:
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute(f"SET ROLE {role}")
+    return conn
+
+
+def test_writer_role_lands_rows_but_cannot_delete(any_database: str) -> None:
+    with _as_role(any_database, "tds_writer") as conn:
+        conn.execute("INSERT INTO tds.equipment (tenant, equipment, site) VALUES ('a', 'ch-1', 's')")
+        series_id = conn.execute(
+            "INSERT INTO tds.metric_spec (tenant, equipment, metric) VALUES ('a', 'ch-1', 'temp') "
+            "RETURNING series_id"
+        ).fetchone()[0]
+        conn.execute("INSERT INTO tds.telemetry_raw (series_id, ts, value) VALUES (%s, now(), 1.5)", (series_id,))
+        conn.execute("INSERT INTO tds.dlq (topic, payload, reason) VALUES ('t', '\\x00'::bytea, 'x')")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM tds.telemetry_raw")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM tds.dlq")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("UPDATE tds.telemetry_raw SET value = 0")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("DROP TABLE tds.telemetry_raw")
+
+
+def test_analyst_role_cannot_read_tds(any_database: str) -> None:
+    with psycopg.connect(any_database, autocommit=True) as admin:
+        admin.execute("CREATE TABLE analytics.example AS SELECT 1 AS x")
+    with _as_role(any_database, "tds_analyst") as conn:
+        assert conn.execute("SELECT x FROM analytics.example").fetchone() == (1,)
+        for table in ("telemetry", "telemetry_raw", "dlq", "equipment"):
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(f"SELECT 1 FROM tds.{table} LIMIT 1")

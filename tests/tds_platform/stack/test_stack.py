@@ -1,0 +1,65 @@
+"""The local stack: status, broker config that keeps messages, and a clean stop."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+from tds_platform.stack import LocalStack, StackLayout
+from tds_platform.stack.layout import free_port
+from tds_platform.stack.processes import pid_alive
+
+
+def test_running_stack_reports_both_servers_and_the_edition(stack: LocalStack) -> None:
+    state = stack.status()
+    assert state.healthy
+    assert (state.postgres.version or "").startswith("15")
+    assert (state.broker.version or "").startswith("2.")
+    # The template database was migrated, but status reads the `tds` database, never migrated here.
+    assert state.edition in {"apache", "none"}
+
+
+def test_broker_config_overrides_the_defaults_that_lose_data(stack: LocalStack) -> None:
+    conf = stack.layout.mqtt_conf.read_text()
+    assert "persistence true" in conf
+    assert "max_queued_messages 0" in conf
+    assert "allow_anonymous false" in conf
+
+
+def test_cli_up_status_down_leaves_no_process_and_keeps_data() -> None:
+    root = Path(tempfile.mkdtemp(prefix="tds-cli-"))
+    root.chmod(0o755)
+    pg_port, mqtt_port = free_port(), free_port()
+    tds = [sys.executable, "-m", "tds_platform.cli.main"]
+    try:
+        up = subprocess.run([*tds, "stack", "up", "--stack-dir", str(root), "--pg-port", str(pg_port),
+                             "--mqtt-port", str(mqtt_port)], capture_output=True, text=True, check=False)
+        assert up.returncode == 0, up.stderr
+        status = subprocess.run([*tds, "stack", "status", "--stack-dir", str(root)],
+                                capture_output=True, text=True, check=False)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "postgresql  up" in status.stdout
+        assert "mosquitto   up" in status.stdout
+        assert "timescaledb edition:" in status.stdout
+        local = LocalStack(StackLayout.load(root))
+        pids = [local.status().postgres.pid, local.status().broker.pid]
+        with psycopg.connect(local.database_url(), autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (x int)")
+        down = subprocess.run([*tds, "stack", "down", "--stack-dir", str(root)],
+                              capture_output=True, text=True, check=False)
+        assert down.returncode == 0, down.stderr
+        assert not any(pid and pid_alive(pid) for pid in pids)
+        stopped = subprocess.run([*tds, "stack", "status", "--stack-dir", str(root)],
+                                 capture_output=True, text=True, check=False)
+        assert stopped.returncode == 1
+        local.up()
+        with psycopg.connect(local.database_url()) as conn:
+            assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
+        local.down()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
