@@ -24,6 +24,9 @@ class PlatformSettings(BaseSettings):
         default=None, description="mqtt://user:pass@host:port for commands to devices; default: local stack's"
     )
     stack_dir: Path = Field(default=DEFAULT_ROOT, description="folder of the local stack")
+    partitions_start: str = Field(
+        default="2026-01-01", description="first hourly/daily partition (UTC date), e.g. 2026-01-01"
+    )
 
     def layout(self) -> StackLayout:
         return StackLayout.load(self.stack_dir)

@@ -25,7 +25,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     config = alembic_config(url)
     with engine_for(url).begin() as conn:
         config.attributes["connection"] = conn
@@ -40,9 +40,12 @@ def downgrade(url: str, revision: str) -> None:
 
 
 def current(url: str) -> str | None:
+    """The revision(s) the database is at, comma-separated; None for an empty database."""
     with engine_for(url).connect() as conn:
-        return MigrationContext.configure(conn, opts={"version_table_schema": "public"}).get_current_revision()
+        heads = MigrationContext.configure(conn, opts={"version_table_schema": "public"}).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
-def head() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("postgresql://localhost/x")).get_current_head()
+def head() -> str:
+    """The newest revision(s) this code knows."""
+    return ",".join(sorted(ScriptDirectory.from_config(alembic_config("postgresql://localhost/x")).get_heads()))
