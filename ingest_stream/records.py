@@ -1,0 +1,105 @@
+"""What one MQTT message turns into: readings, events, command acks, or one dead letter.
+
+These are plain immutable values passed from the pure parsing layer to the database writer;
+they must never carry I/O handles or mutable state.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Quality(enum.IntEnum):
+    """OPC UA severities, stored as smallint in tds.telemetry.quality."""
+
+    GOOD = 0
+    UNCERTAIN = 1
+    BAD = 2
+
+
+class Kind(enum.StrEnum):
+    TELEM = "telem"
+    EVENT = "event"
+    ACK = "ack"
+    CMD = "cmd"
+
+
+class DeadLetterReason(enum.StrEnum):
+    """Why a message could not be landed; a small fixed set (it is a Prometheus label)."""
+
+    OVERSIZED = "oversized"
+    EMPTY_PAYLOAD = "empty_payload"
+    INVALID_UTF8 = "invalid_utf8"
+    INVALID_JSON = "invalid_json"
+    SCHEMA_VIOLATION = "schema_violation"
+    UNSUPPORTED_SCHEMA = "unsupported_schema"
+    BAD_TIMESTAMP = "bad_timestamp"
+    UNKNOWN_TOPIC = "unknown_topic"
+    HOSTILE_TOPIC = "hostile_topic"
+    UNKNOWN_KIND = "unknown_kind"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicAddress:
+    tenant: str
+    site: str | None
+    equipment: str
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One point: becomes one row of tds.telemetry, keyed by (tenant, equipment, metric, ts)."""
+
+    tenant: str
+    site: str | None
+    equipment: str
+    metric: str
+    ts: datetime
+    value: float | None
+    value_text: str | None
+    unit: str | None
+    quality: Quality
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    ts: datetime
+    tenant: str
+    site: str | None
+    equipment: str
+    type: str
+    severity: str | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandAck:
+    tenant: str
+    equipment: str
+    cmd_id: str
+    status: str
+    detail: str | None
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    topic: str
+    payload: bytes
+    reason: DeadLetterReason
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """Everything one message produced. Empty (no rows, no dead letter) means "ignore": e.g.
+    the platform's own commands, which a `tds/+/+/+/+` subscription also receives."""
+
+    readings: tuple[Reading, ...] = ()
+    events: tuple[Event, ...] = ()
+    acks: tuple[CommandAck, ...] = ()
+    dead_letter: DeadLetter | None = None
