@@ -6,11 +6,21 @@ history starts when it starts.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import dagster as dg
 
 from tds_platform.settings import PlatformSettings
 
 PARTITIONS_START = PlatformSettings().partitions_start
+# A datetime, not the string: hourly partitions parse a string start as "%Y-%m-%d-%H:%M" and
+# reject a bare date.
+_START = datetime.strptime(PARTITIONS_START, "%Y-%m-%d")
 
-hourly_partitions = dg.HourlyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
+hourly_partitions = dg.HourlyPartitionsDefinition(start_date=_START, timezone="UTC")
+daily_partitions = dg.DailyPartitionsDefinition(start_date=_START, timezone="UTC")
+
+# Rollups refresh the hour and day that are still running (end_offset=1), so the newest data is
+# queryable minutes after it lands; the refresh schedule re-runs them until they close.
+hourly_partitions_with_current = dg.HourlyPartitionsDefinition(start_date=_START, timezone="UTC", end_offset=1)
+daily_partitions_with_current = dg.DailyPartitionsDefinition(start_date=_START, timezone="UTC", end_offset=1)
