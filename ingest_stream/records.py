@@ -40,6 +40,7 @@ class DeadLetterReason(enum.StrEnum):
     UNKNOWN_TOPIC = "unknown_topic"
     HOSTILE_TOPIC = "hostile_topic"
     UNKNOWN_KIND = "unknown_kind"
+    DATABASE_REJECTED = "database_rejected"
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,10 +40,15 @@ def _admin_url(pg: LocalPostgres) -> str:
 def _make_template(pg: LocalPostgres) -> None:
     """A migrated database that tests clone: CREATE DATABASE ... TEMPLATE is ~50 ms."""
     with psycopg.connect(_admin_url(pg), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
     migrate.upgrade(pg.url(TEMPLATE))
     engine_for(pg.url(TEMPLATE)).dispose()
+    with psycopg.connect(_admin_url(pg), autocommit=True) as conn:
+        # TimescaleDB's background scheduler connects to every database that allows it, and a
+        # template with a session attached cannot be cloned.
+        conn.execute(f'ALTER DATABASE "{TEMPLATE}" WITH ALLOW_CONNECTIONS false')
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (TEMPLATE,))
 
 
 def _database_factory(pg: LocalPostgres) -> Callable[[str], str]:

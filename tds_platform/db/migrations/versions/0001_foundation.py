@@ -242,6 +242,9 @@ $$;
 -- The stream writer: insert into landing tables, upsert the registry, nothing else.
 GRANT USAGE ON SCHEMA tds TO tds_writer;
 GRANT INSERT ON tds.telemetry_raw, tds.dlq, tds.events TO tds_writer;
+-- ON CONFLICT (key) needs to read the key columns: only those, never the values.
+GRANT SELECT (series_id, ts) ON tds.telemetry_raw TO tds_writer;
+GRANT SELECT (tenant, equipment, type, ts) ON tds.events TO tds_writer;
 GRANT SELECT, INSERT, UPDATE ON tds.cmd_ack, tds.equipment, tds.metric_spec TO tds_writer;
 
 -- Dagster and the CLI: everything over the landed data, no DDL on other schemas.

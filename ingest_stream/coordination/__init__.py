@@ -1,0 +1,1 @@
+"""How several writer instances share the work: group membership with takeover, or a lease."""

@@ -1,0 +1,86 @@
+"""One active writer elected through a lease row in PostgreSQL, for brokers without shared subscriptions.
+
+The lease has a TTL and a fencing token: every batch commit re-checks, inside its transaction,
+that this instance still holds the token, so a paused old leader can never write after losing it.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from ingest_stream.pipeline import LeaseLostError
+
+ENSURE = "INSERT INTO tds.ingest_lease (name) VALUES (%(name)s) ON CONFLICT (name) DO NOTHING"
+
+ACQUIRE = """
+UPDATE tds.ingest_lease
+SET holder = %(holder)s, token = token + 1, expires_at = now() + make_interval(secs => %(ttl)s)
+WHERE name = %(name)s AND (holder IS NULL OR holder = %(holder)s OR expires_at < now())
+RETURNING token
+"""
+
+RENEW = """
+UPDATE tds.ingest_lease SET expires_at = now() + make_interval(secs => %(ttl)s)
+WHERE name = %(name)s AND holder = %(holder)s AND token = %(token)s AND expires_at > now()
+RETURNING token
+"""
+
+# FOR SHARE: a competing ACQUIRE (an UPDATE) waits for our commit, so fencing and takeover serialise.
+FENCE = """
+SELECT 1 FROM tds.ingest_lease
+WHERE name = %(name)s AND holder = %(holder)s AND token = %(token)s AND expires_at > now()
+FOR SHARE
+"""
+
+RELEASE = """
+UPDATE tds.ingest_lease SET expires_at = '-infinity' WHERE name = %(name)s AND holder = %(holder)s AND token = %(token)s
+"""
+
+
+class Lease:
+    def __init__(self, url: str, name: str, holder: str, ttl_s: float) -> None:
+        self.url = url
+        self.params: dict[str, object] = {"name": name, "holder": holder, "ttl": ttl_s, "token": None}
+        self._conn: psycopg.Connection | None = None
+
+    @property
+    def token(self) -> int | None:
+        return self.params["token"]  # type: ignore[return-value]
+
+    def _execute(self, query: str) -> list[tuple[object, ...]]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+        try:
+            cur = self._conn.execute(query, self.params)
+            return cur.fetchall() if cur.description else []
+        except psycopg.OperationalError:
+            self._conn.close()
+            raise
+
+    def acquire(self) -> bool:
+        self._execute(ENSURE)
+        rows = self._execute(ACQUIRE)
+        self.params["token"] = rows[0][0] if rows else None
+        return bool(rows)
+
+    def renew(self) -> bool:
+        if self.token is None:
+            return False
+        if not self._execute(RENEW):
+            self.params["token"] = None
+            return False
+        return True
+
+    def fence(self, conn: psycopg.Connection) -> None:
+        """Runs inside the batch transaction: raises LeaseLostError if this instance is no longer leader."""
+        if self.token is None or conn.execute(FENCE, self.params).fetchone() is None:
+            raise LeaseLostError("the lease moved to another instance; this batch is not written")
+
+    def release(self) -> None:
+        if self.token is not None:
+            self._execute(RELEASE)
+            self.params["token"] = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()

@@ -1,0 +1,135 @@
+"""Survivors drain dead members' sessions, because Mosquitto never redistributes their share.
+
+A member whose heartbeat is stale is claimed by one survivor, which connects with the dead
+member's client id and processes its queue through the normal pipeline (ack after commit).
+When the queue stays empty, the survivor unsubscribes the session from the group and ends it,
+so the broker stops queueing for the dead member. If the member comes back, its own connect
+takes the session over and the survivor lets go. Against brokers that redispatch (EMQX) the
+dead session is simply empty. It must never touch a live member's session.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+
+from ingest_stream.coordination.members import Member, MemberRegistry
+from ingest_stream.delivery import Delivery
+from ingest_stream.metrics import IngestMetrics
+from ingest_stream.mqtt_session import BrokerAddress, MqttSession, SessionOptions
+
+log = logging.getLogger("ingest_stream.takeover")
+
+
+@dataclass
+class Drain:
+    member: Member
+    session: MqttSession
+    started: float
+    unsubscribed: bool = False
+
+
+class TakeoverCoordinator:
+    """Heartbeats for this instance and drains stale members, on its own thread."""
+
+    def __init__(self, registry: MemberRegistry, address: BrokerAddress, own_options: SessionOptions,
+                 on_delivery: Callable[[Delivery], None], metrics: IngestMetrics,
+                 heartbeat_s: float, quiet_s: float = 2.0) -> None:
+        self.registry = registry
+        self.address = address
+        self.own_options = own_options
+        self.on_delivery = on_delivery
+        self.metrics = metrics
+        self.heartbeat_s = heartbeat_s
+        self.quiet_s = quiet_s
+        self.drains: dict[str, Drain] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="takeover", daemon=True)
+
+    def start(self) -> None:
+        self.registry.register()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        for drain in list(self.drains.values()):
+            self._let_go(drain)
+        try:
+            self.registry.mark_stopped()
+        except psycopg.Error as exc:
+            log.warning("could not mark this member stopped", extra={"error": str(exc)})
+        self.registry.close()
+
+    def pending(self) -> int:
+        return sum(d.session.ledger.pending for d in self.drains.values())
+
+    def connected_drains(self) -> int:
+        return sum(1 for d in self.drains.values() if d.session.connected)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            try:
+                self.tick()
+            except psycopg.Error as exc:
+                log.warning("coordination database call failed", extra={"error": str(exc).splitlines()[0]})
+
+    def tick(self) -> None:
+        self.registry.heartbeat()
+        for drain in list(self.drains.values()):
+            self._tend(drain)
+        for member in self.registry.claim_stale():
+            if member.instance_id not in self.drains:
+                self._begin(member)
+
+    def _begin(self, member: Member) -> None:
+        options = SessionOptions(
+            client_id=member.client_id, subscriptions=(), qos=self.own_options.qos,
+            receive_maximum=self.own_options.receive_maximum, session_expiry_s=self.own_options.session_expiry_s,
+            protocol=self.own_options.protocol, persistent=True, reconnect=False, ca_file=self.own_options.ca_file)
+        session = MqttSession(self.address, options, self.on_delivery, self.metrics, label="drain")
+        session.start()
+        self.drains[member.instance_id] = Drain(member, session, time.monotonic())
+        self.metrics.takeovers.inc()
+        log.warning("draining the session of a silent member",
+                    extra={"member": member.instance_id, "client_id": member.client_id})
+
+    def _tend(self, drain: Drain) -> None:
+        session = drain.session
+        if session.taken_over or not self.registry.renew_claim(drain.member):
+            log.info("member is back; letting go of its session", extra={"member": drain.member.instance_id})
+            self._let_go(drain)
+            return
+        if not session.connected:
+            if time.monotonic() - drain.started > 30:
+                log.warning("could not connect to a silent member's session; will retry",
+                            extra={"member": drain.member.instance_id})
+                self._let_go(drain)
+            return
+        # pending counts what this session delivered and the pipeline has not committed yet.
+        idle = time.monotonic() - session.last_message_at > self.quiet_s and session.ledger.pending == 0
+        if not idle:
+            return
+        if not drain.unsubscribed:
+            # No new messages for the dead member from now on; what is queued still arrives.
+            drain.unsubscribed = session.unsubscribe(self.own_options.subscriptions)
+            session.last_message_at = time.monotonic()
+            return
+        if self.registry.retire(drain.member):
+            session.stop(end_session=True)
+            self.drains.pop(drain.member.instance_id, None)
+            log.warning("silent member retired: its session is drained and ended",
+                        extra={"member": drain.member.instance_id})
+
+    def _let_go(self, drain: Drain) -> None:
+        drain.session.stop(end_session=False)
+        self.drains.pop(drain.member.instance_id, None)
+        try:
+            self.registry.release(drain.member)
+        except psycopg.Error as exc:
+            log.warning("could not release a drain claim", extra={"error": str(exc).splitlines()[0]})

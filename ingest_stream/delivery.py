@@ -1,0 +1,71 @@
+"""One received MQTT message, and the acknowledgement bookkeeping for the session that sent it.
+
+Correctness hangs on this: a message is acknowledged only on the connection that delivered it,
+and only after its batch committed. Acks for an older connection are dropped — the broker
+redelivers those messages, and the idempotent write absorbs them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class AckTransport(Protocol):
+    def ack(self, mid: int, qos: int) -> object: ...
+
+
+@dataclass(slots=True)
+class Delivery:
+    ledger: AckLedger
+    generation: int
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    received_at: float  # wall clock (time.time()) at receipt
+
+
+class AckLedger:
+    """Counts what one MQTT session delivered and acknowledges exactly what was committed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._transport: AckTransport | None = None
+        self._generation = 0
+        self._pending = 0
+
+    def connected(self, transport: AckTransport) -> None:
+        """A new connection: deliveries stamped before it can no longer be acknowledged."""
+        with self._lock:
+            self._transport = transport
+            self._generation += 1
+            self._pending = 0
+
+    def disconnected(self) -> None:
+        with self._lock:
+            self._transport = None
+            self._pending = 0
+
+    def received(self, mid: int, qos: int, topic: str, payload: bytes, received_at: float) -> Delivery:
+        with self._lock:
+            self._pending += 1
+            return Delivery(self, self._generation, mid, qos, topic, payload, received_at)
+
+    def settle(self, delivery: Delivery) -> bool:
+        """Acknowledge a committed delivery; False if its connection is gone (it will come again)."""
+        with self._lock:
+            if delivery.generation != self._generation or self._transport is None:
+                return False
+            self._pending -= 1
+            if delivery.qos > 0:
+                self._transport.ack(delivery.mid, delivery.qos)
+            return True
+
+    @property
+    def pending(self) -> int:
+        """Delivered on the current connection and not yet acknowledged."""
+        with self._lock:
+            return self._pending

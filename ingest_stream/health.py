@@ -1,0 +1,122 @@
+"""Health and metrics over HTTP: /health, /health/mqtt, /health/database, /health/recent-data, /metrics.
+
+Read-only views of the service state; a request must never block ingestion or change state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ingest_stream.metrics import IngestMetrics
+
+log = logging.getLogger("ingest_stream.health")
+
+
+@dataclass
+class HealthState:
+    """Written by the service threads, read by HTTP handlers (plain attributes; GIL-atomic)."""
+
+    instance_id: str
+    mode: str
+    started_at: float = field(default_factory=time.time)
+    mqtt_connected: Callable[[], bool] = lambda: False
+    queue_depth: Callable[[], int] = lambda: 0
+    database_ok: bool = True
+    database_error: str | None = None
+    last_commit_at: float | None = None
+    standby: bool = False
+
+    def snapshot(self) -> dict[str, Any]:
+        mqtt_ok = self.standby or self.mqtt_connected()
+        return {
+            "status": "ok" if mqtt_ok and self.database_ok else "degraded",
+            "instance": self.instance_id,
+            "mode": self.mode,
+            "standby": self.standby,
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "mqtt": {"connected": self.mqtt_connected()},
+            "database": {"ok": self.database_ok, "error": self.database_error},
+            "queue_depth": self.queue_depth(),
+            "last_commit_at": self.last_commit_at,
+            "seconds_since_commit": None if self.last_commit_at is None
+            else round(time.time() - self.last_commit_at, 3),
+        }
+
+
+class HealthServer:
+    def __init__(self, host: str, port: int, state: HealthState, metrics: IngestMetrics,
+                 newest_reading_age_s: Callable[[], float | None], warning_s: float, critical_s: float) -> None:
+        self.state = state
+        self.metrics = metrics
+        self.newest_reading_age_s = newest_reading_age_s
+        self.warning_s = warning_s
+        self.critical_s = critical_s
+        self.server = ThreadingHTTPServer((host, port), self._handler())
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, name="health-http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def recent_data(self) -> tuple[int, dict[str, Any]]:
+        try:
+            age = self.newest_reading_age_s()
+        except Exception as exc:  # a health probe reports failures, it never raises
+            return 503, {"status": "unknown", "error": str(exc).splitlines()[0] if str(exc) else repr(exc)}
+        if age is None:
+            return 503, {"status": "critical", "seconds_since_newest": None, "detail": "no reading landed yet"}
+        level = "ok" if age < self.warning_s else "warning" if age < self.critical_s else "critical"
+        body = {"status": level, "seconds_since_newest": round(age, 1), "warning_s": self.warning_s,
+                "critical_s": self.critical_s}
+        return (503 if level == "critical" else 200), body
+
+    def route(self, path: str) -> tuple[int, bytes, str]:
+        snap = self.state.snapshot()
+        if path == "/metrics":
+            return 200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST
+        if path == "/health":
+            code, body = (200 if snap["status"] == "ok" else 503), snap
+        elif path == "/health/mqtt":
+            ok = snap["standby"] or snap["mqtt"]["connected"]
+            code, body = (200 if ok else 503), {**snap["mqtt"], "standby": snap["standby"]}
+        elif path == "/health/database":
+            code, body = (200 if snap["database"]["ok"] else 503), snap["database"]
+        elif path == "/health/recent-data":
+            code, body = self.recent_data()
+        else:
+            return 404, b'{"error":"not found"}', "application/json"
+        return code, orjson.dumps(body), "application/json"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        route = self.route
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                code, body, content_type = route(self.path.split("?", 1)[0].rstrip("/") or "/")
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:
+                return None
+
+        return Handler

@@ -1,0 +1,169 @@
+"""One MQTT session of the writer: its own, or a dead member's that it drains.
+
+Wraps paho-mqtt 2.x with what the guarantees need: a stable client id, clean start off, a
+session expiry, the ReceiveMaximum in-flight window (our only queue bound), manual acks, and
+reconnect with backoff. It never acknowledges anything by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from ingest_stream.delivery import AckLedger, Delivery
+from ingest_stream.metrics import IngestMetrics
+
+log = logging.getLogger("ingest_stream.mqtt")
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+    @classmethod
+    def from_url(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"}:
+            raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {parts.scheme or 'nothing'}://")
+        if not parts.hostname:
+            raise ValueError("MQTT URL has no host (expected mqtt://user:pass@host:port)")
+        tls = parts.scheme in {"mqtts", "ssl"}
+        return cls(host=parts.hostname, port=parts.port or (8883 if tls else 1883),
+                   username=unquote(parts.username) if parts.username else None,
+                   password=unquote(parts.password) if parts.password else None, tls=tls)
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    client_id: str
+    subscriptions: tuple[str, ...]  # filters to (re)subscribe on connect; empty = only drain the queue
+    qos: int
+    receive_maximum: int
+    session_expiry_s: int
+    protocol: str = "5"
+    persistent: bool = True
+    reconnect: bool = True
+    ca_file: str | None = None
+
+
+class MqttSession:
+    """Connects, subscribes, hands every delivery to `on_delivery`, and reports its state."""
+
+    def __init__(self, address: BrokerAddress, options: SessionOptions, on_delivery: Callable[[Delivery], None],
+                 metrics: IngestMetrics, label: str = "own") -> None:
+        self.address = address
+        self.options = options
+        self.label = label
+        self.ledger = AckLedger(options.client_id)
+        self.metrics = metrics
+        self._on_delivery = on_delivery
+        self._connected = threading.Event()
+        self._ever_connected = False
+        self.last_disconnect: ReasonCode | None = None
+        self.last_message_at = time.monotonic()
+        self.taken_over = False
+        v5 = options.protocol == "5"
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=options.client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else not options.persistent,
+            manual_ack=True, reconnect_on_failure=options.reconnect,
+        )
+        if address.username:
+            self.client.username_pw_set(address.username, address.password)
+        if address.tls:
+            self.client.tls_set(ca_certs=options.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._handle_connect
+        self.client.on_disconnect = self._handle_disconnect
+        self.client.on_message = self._handle_message
+        self.client.on_unsubscribe = self._handle_unsubscribe
+        self._unsubscribed = threading.Event()
+
+    def _connect_properties(self) -> Properties | None:
+        if self.options.protocol != "5":
+            return None
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.options.session_expiry_s if self.options.persistent else 0
+        props.ReceiveMaximum = self.options.receive_maximum
+        return props
+
+    def start(self) -> None:
+        kwargs: dict[str, object] = {"keepalive": 30}
+        if self.options.protocol == "5":
+            # Never MQTT_CLEAN_START_FIRST_ONLY (paho's default): it wipes our queue on every start.
+            kwargs["clean_start"] = not self.options.persistent
+            kwargs["properties"] = self._connect_properties()
+        self.client.connect_async(self.address.host, self.address.port, **kwargs)  # type: ignore[arg-type]
+        self.client.loop_start()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._connected.wait(timeout_s)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def _handle_connect(self, client: mqtt.Client, _userdata: object, flags: mqtt.ConnectFlags,
+                        reason: ReasonCode, _props: Properties | None) -> None:
+        if reason.is_failure:
+            log.warning("mqtt connect refused", extra={"session": self.label, "reason": str(reason)})
+            return
+        self.ledger.connected(client)
+        if self._ever_connected:
+            self.metrics.reconnects.inc()
+        self._ever_connected = True
+        self._connected.set()
+        self.metrics.mqtt_connected.labels(self.label).set(1)
+        log.info("mqtt connected", extra={"session": self.label, "client_id": self.options.client_id,
+                                          "session_present": flags.session_present})
+        for topic in self.options.subscriptions:
+            client.subscribe(topic, qos=self.options.qos)
+
+    def _handle_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: mqtt.DisconnectFlags,
+                           reason: ReasonCode, _props: Properties | None) -> None:
+        self._connected.clear()
+        self.ledger.disconnected()
+        self.last_disconnect = reason
+        # 0x8E: another connection with our client id took the session (its owner came back).
+        self.taken_over = getattr(reason, "value", None) == 0x8E
+        self.metrics.mqtt_connected.labels(self.label).set(0)
+        log.warning("mqtt disconnected", extra={"session": self.label, "reason": str(reason)})
+
+    def _handle_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+        self.last_message_at = time.monotonic()
+        self._on_delivery(self.ledger.received(msg.mid, msg.qos, msg.topic, msg.payload, time.time()))
+
+    def _handle_unsubscribe(self, *_args: object) -> None:
+        self._unsubscribed.set()
+
+    def unsubscribe(self, filters: tuple[str, ...], timeout_s: float = 10) -> bool:
+        self._unsubscribed.clear()
+        self.client.unsubscribe(list(filters))
+        return self._unsubscribed.wait(timeout_s)
+
+    def stop(self, end_session: bool = False) -> None:
+        """Disconnect; with end_session the broker forgets the session (and its subscriptions)."""
+        props = None
+        if end_session and self.options.protocol == "5":
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0
+        if self.connected:
+            self.client.disconnect(properties=props)
+        self.client.loop_stop()
+        self._connected.clear()
+        self.metrics.mqtt_connected.labels(self.label).set(0)

@@ -1,0 +1,176 @@
+"""Parse -> batch -> write -> commit -> ack, on one thread, for every session of this process.
+
+The only place that acknowledges messages, and only after the commit that covers them. While
+the database is down it keeps retrying the same batch; the broker's in-flight window (nothing
+acknowledged) is the back-pressure, so memory stays bounded under any backlog.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import psycopg
+import psycopg.errors
+
+from ingest_stream.batch import Batch
+from ingest_stream.delivery import Delivery
+from ingest_stream.health import HealthState
+from ingest_stream.metrics import IngestMetrics
+from ingest_stream.records import DeadLetter, DeadLetterReason, Parsed
+from ingest_stream.store import Store, StoreUnavailableError, WriteResult
+
+log = logging.getLogger("ingest_stream.pipeline")
+
+Parse = Callable[[str, bytes, datetime], Parsed]
+
+
+class LeaseLostError(Exception):
+    """This instance no longer holds the lease: nothing it has not committed may be written."""
+
+
+def _kind_of(parsed: Parsed) -> tuple[str, str]:
+    if parsed.dead_letter is not None:
+        return "unknown", "dead_letter"
+    if parsed.readings:
+        return "telem", "landed"
+    if parsed.events:
+        return "event", "landed"
+    if parsed.acks:
+        return "ack", "landed"
+    return "other", "ignored"
+
+
+class Pipeline:
+    def __init__(self, parse: Parse, store: Store, metrics: IngestMetrics, health: HealthState,
+                 batch_size: int, batch_max_age_s: float, retry_max_s: float = 10.0) -> None:
+        self.parse = parse
+        self.store = store
+        self.metrics = metrics
+        self.health = health
+        self.batch_size = batch_size
+        self.batch_max_age_s = batch_max_age_s
+        self.retry_max_s = retry_max_s
+        self.inbox: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        self.batch = Batch()
+
+    def submit(self, delivery: Delivery) -> None:
+        """Called on the MQTT network threads: hand over, nothing else."""
+        self.inbox.put(delivery)
+
+    def depth(self) -> int:
+        return self.inbox.qsize() + len(self.batch)
+
+    def run(self, stop: threading.Event, flush_deadline_s: float = 5.0) -> None:
+        """Process until `stop`; then flush what was received, retrying until the deadline."""
+        while not stop.is_set():
+            self.step(stop)
+        self.drain_inbox()
+        deadline = time.monotonic() + flush_deadline_s
+        if len(self.batch):
+            self.flush(lambda: time.monotonic() > deadline)
+
+    def step(self, stop: threading.Event) -> None:
+        timeout = self.batch_max_age_s - self.batch.age_s() if len(self.batch) else 0.2
+        with contextlib.suppress(queue.Empty):
+            self._add(self.inbox.get(timeout=max(timeout, 0.001)))
+        self.drain_inbox(limit=self.batch_size - len(self.batch))
+        if len(self.batch) >= self.batch_size or (len(self.batch) and self.batch.age_s() >= self.batch_max_age_s):
+            self.flush(stop.is_set)
+        self.metrics.queue_depth.set(self.depth())
+
+    def drain_inbox(self, limit: int | None = None) -> None:
+        taken = 0
+        while limit is None or taken < limit:
+            try:
+                self._add(self.inbox.get_nowait())
+            except queue.Empty:
+                return
+            taken += 1
+
+    def discard(self) -> int:
+        """Forget everything not yet committed (lease lost): the broker redelivers it to the next leader."""
+        self.drain_inbox()
+        dropped = len(self.batch)
+        self.batch = Batch()
+        return dropped
+
+    def _add(self, delivery: Delivery) -> None:
+        received_at = datetime.fromtimestamp(delivery.received_at, UTC)
+        self.batch.add(delivery, self.parse(delivery.topic, delivery.payload, received_at))
+
+    def flush(self, give_up: Callable[[], bool]) -> bool:
+        """Commit the current batch, then acknowledge it. False if it could not be committed."""
+        batch, self.batch = self.batch, Batch()
+        started = time.monotonic()
+        result = self._write_with_retry(batch, give_up)
+        if result is None:
+            return False
+        committed_at = time.time()
+        self.metrics.commit_duration.observe(time.monotonic() - started)
+        self.metrics.batch_size.observe(len(batch))
+        self.metrics.points.inc(result.inserted)
+        self.metrics.duplicates.inc(result.duplicates)
+        for delivery, parsed in zip(batch.deliveries, batch.parsed, strict=True):
+            delivery.ledger.settle(delivery)
+            kind, outcome = _kind_of(parsed)
+            self.metrics.messages.labels(kind, outcome).inc()
+            self.metrics.receive_to_commit.observe(committed_at - delivery.received_at)
+            if parsed.dead_letter is not None:
+                self.metrics.dead_letters.labels(parsed.dead_letter.reason.value).inc()
+            elif parsed.readings:
+                lag = committed_at - max(r.ts for r in parsed.readings).timestamp()
+                if 0 <= lag < 3600:  # live data only: re-sent history would swamp the histogram
+                    self.metrics.publish_to_commit.observe(lag)
+        self.health.last_commit_at = committed_at
+        return True
+
+    def _write_with_retry(self, batch: Batch, give_up: Callable[[], bool]) -> WriteResult | None:
+        delay = 0.2
+        while True:
+            try:
+                result = self._write_isolating_rejects(batch)
+            except StoreUnavailableError as exc:
+                self.health.database_ok, self.health.database_error = False, str(exc)
+                self.metrics.database_up.set(0)
+                self.metrics.database_retries.inc()
+                log.warning("database unavailable; retrying batch", extra={"error": str(exc), "retry_in_s": delay,
+                                                                          "batch": len(batch)})
+                if give_up():
+                    return None
+                time.sleep(delay)
+                delay = min(delay * 2, self.retry_max_s)
+                continue
+            self.health.database_ok, self.health.database_error = True, None
+            self.metrics.database_up.set(1)
+            return result
+
+    def _write_isolating_rejects(self, batch: Batch) -> WriteResult:
+        """A batch the database refuses (not unreachable: refuses) is split to find the message at
+        fault; that message goes to the dead-letter table instead, and the rest lands."""
+        try:
+            return self.store.write(batch)
+        except psycopg.Error as exc:
+            if not isinstance(exc, psycopg.errors.DataError | psycopg.errors.IntegrityError):
+                # Permissions, a missing table, a read-only server: the operator's problem, not the
+                # message's. Retry without acknowledging, and say so in health.
+                raise StoreUnavailableError(str(exc).strip().splitlines()[0]) from exc
+            if len(batch) == 1:
+                delivery = batch.deliveries[0]
+                log.error("database rejected a message; dead-lettering it", extra={"error": str(exc)})
+                batch.parsed[0] = Parsed(dead_letter=DeadLetter(
+                    delivery.topic, delivery.payload, DeadLetterReason.DATABASE_REJECTED,
+                    f"the database refused it: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"))
+                return self.store.write(batch)
+        total = WriteResult()
+        for position, single in enumerate(batch.split()):
+            part = self._write_isolating_rejects(single)
+            for name in vars(total):
+                setattr(total, name, getattr(total, name) + getattr(part, name))
+            batch.parsed[position] = single.parsed[0]
+        return total

@@ -1,0 +1,157 @@
+"""The stream writer process: wires sessions, coordination, pipeline and health, and runs them.
+
+SIGTERM/SIGINT flush, commit, ack and disconnect, then exit 0 within a few seconds. Nothing
+here parses or writes by itself; it only decides what runs when.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import psycopg
+
+from ingest_stream.coordination.lease import Lease
+from ingest_stream.coordination.members import MemberRegistry
+from ingest_stream.coordination.takeover import TakeoverCoordinator
+from ingest_stream.health import HealthServer, HealthState
+from ingest_stream.metrics import IngestMetrics
+from ingest_stream.mqtt_session import BrokerAddress, MqttSession, SessionOptions
+from ingest_stream.parsing import MessageParser, ParserLimits, TopicTemplate, parse_templates
+from ingest_stream.pipeline import LeaseLostError, Pipeline
+from ingest_stream.settings import Coordination, IngestSettings, redact_url
+from ingest_stream.store import DryRunStore, Store, TelemetryStore
+
+log = logging.getLogger("ingest_stream.service")
+
+
+def subscription_filters(settings: IngestSettings, templates: Sequence[TopicTemplate]) -> tuple[str, ...]:
+    shared = settings.effective_coordination is Coordination.SHARED and not settings.dry_run
+    filters = dict.fromkeys(t.subscription_filter for t in templates)
+    return tuple(f"$share/{settings.mqtt_group}/{f}" if shared else f for f in filters)
+
+
+class IngestService:
+    def __init__(self, settings: IngestSettings, metrics: IngestMetrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or IngestMetrics()
+        self.stop_event = threading.Event()
+        templates = parse_templates(settings.mqtt_topics)
+        self.parser = MessageParser(templates, ParserLimits(max_payload_bytes=settings.max_payload_bytes,
+                                                            max_future_skew_s=settings.max_future_skew_s))
+        self.address = BrokerAddress.from_url(settings.mqtt_url)
+        self.mode = "dry-run" if settings.dry_run else settings.effective_coordination.value
+        self.options = SessionOptions(
+            # A dry run never joins the group and leaves no session behind: it takes nothing from production.
+            client_id=settings.client_id + ("-dryrun" if settings.dry_run else ""),
+            subscriptions=subscription_filters(settings, templates),
+            qos=settings.mqtt_qos,
+            receive_maximum=settings.effective_receive_maximum,
+            session_expiry_s=settings.session_expiry_s,
+            protocol=settings.mqtt_protocol,
+            persistent=not settings.dry_run,
+            ca_file=settings.mqtt_ca_file,
+        )
+        self.lease: Lease | None = None
+        if settings.effective_coordination is Coordination.LEASE and not settings.dry_run:
+            self.lease = Lease(settings.database_url, f"ingest:{settings.mqtt_group or 'solo'}",
+                               settings.instance_id, settings.lease_ttl_s)
+        self.store: Store = DryRunStore() if settings.dry_run else TelemetryStore(
+            settings.database_url, settings.instance_id, fence=self.lease.fence if self.lease else None)
+        self.health = HealthState(instance_id=settings.instance_id, mode=self.mode)
+        self.pipeline = Pipeline(self.parser.parse, self.store, self.metrics, self.health, settings.batch_size,
+                                 settings.batch_max_age_ms / 1000)
+        self.session = MqttSession(self.address, self.options, self.pipeline.submit, self.metrics)
+        self.takeover: TakeoverCoordinator | None = None
+        if settings.effective_coordination is Coordination.SHARED and not settings.dry_run:
+            registry = MemberRegistry(settings.database_url, settings.mqtt_group or "", settings.instance_id,
+                                      self.options.client_id, stale_after_s=settings.takeover_after_s,
+                                      claim_s=max(3 * settings.heartbeat_s, 5.0))
+            self.takeover = TakeoverCoordinator(registry, self.address, self.options, self.pipeline.submit,
+                                                self.metrics, settings.heartbeat_s)
+        self.health.mqtt_connected = lambda: self.session.connected
+        self.health.queue_depth = self.queue_depth
+        self.http: HealthServer | None = None
+
+    def queue_depth(self) -> int:
+        return self.session.ledger.pending + (self.takeover.pending() if self.takeover else 0)
+
+    def request_stop(self, *_args: object) -> None:
+        self.stop_event.set()
+
+    def start_http(self) -> None:
+        """Port 0 binds an ephemeral port (tests read `self.http.port`)."""
+        self.http = HealthServer(self.settings.http_host, self.settings.http_port, self.health, self.metrics,
+                                     self.store.newest_reading_age_s, self.settings.recent_data_warning_s,
+                                 self.settings.recent_data_critical_s)
+        self.http.start()
+
+    def run(self, install_signals: bool = True) -> int:
+        if install_signals:
+            signal.signal(signal.SIGTERM, self.request_stop)
+            signal.signal(signal.SIGINT, self.request_stop)
+        log.info("starting", extra={"mode": self.mode, "mqtt": redact_url(self.settings.mqtt_url),
+                                    "database": redact_url(self.settings.database_url),
+                                    "subscriptions": list(self.options.subscriptions),
+                                    "client_id": self.options.client_id})
+        self.start_http()
+        try:
+            if self.lease is not None:
+                self._run_as_lease_candidate()
+            else:
+                self._run_member()
+        finally:
+            self.store.close()
+            if self.http is not None:
+                self.http.stop()
+        log.info("stopped")
+        return 0
+
+    def _run_member(self) -> None:
+        if self.takeover is not None:
+            self.takeover.start()
+        self.session.start()
+        self.pipeline.run(self.stop_event)
+        if self.takeover is not None:
+            self.takeover.stop()
+        self.session.stop()
+
+    def _run_as_lease_candidate(self) -> None:
+        """Standby until the lease is ours; lead until it is lost or we are stopped; repeat."""
+        assert self.lease is not None
+        renew_every = self.settings.lease_ttl_s / 3
+        while not self.stop_event.is_set():
+            self.health.standby = True
+            if not self._try(self.lease.acquire):
+                self.stop_event.wait(renew_every)
+                continue
+            self.health.standby = False
+            log.warning("lease acquired: this instance is the active writer", extra={"token": self.lease.token})
+            self.session = MqttSession(self.address, self.options, self.pipeline.submit, self.metrics)
+            self.session.start()
+            next_renewal = time.monotonic() + renew_every
+            try:
+                while not self.stop_event.is_set():
+                    self.pipeline.step(self.stop_event)
+                    if time.monotonic() >= next_renewal:
+                        if not self._try(self.lease.renew):
+                            raise LeaseLostError("lease renewal failed")
+                        next_renewal = time.monotonic() + renew_every
+                self.pipeline.run(self.stop_event)
+                self.session.stop()
+                self._try(self.lease.release)
+            except LeaseLostError as exc:
+                dropped = self.pipeline.discard()
+                self.session.stop()
+                log.warning("lease lost: standing by", extra={"reason": str(exc), "uncommitted_dropped": dropped})
+        self.lease.close()
+
+    def _try(self, call: Callable[[], object]) -> bool:
+        try:
+            return bool(call())
+        except psycopg.Error as exc:
+            self.health.database_ok, self.health.database_error = False, str(exc).splitlines()[0]
+            return False

@@ -1,0 +1,121 @@
+"""The stream writer's settings: one pydantic-settings model, `TDS_` prefix, each with a CLI flag.
+
+Passed down explicitly; no other module of the writer reads the environment. URLs carry
+credentials, so they are only ever logged through `redact_url`.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import socket
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TOPICS = "tds/{tenant}/{site}/{equipment}/{kind}"
+MAX_RECEIVE_MAXIMUM = 65_535
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+class Coordination(enum.StrEnum):
+    """How several instances share the work.
+
+    auto: `shared` when a group is set, else `none`. shared: MQTT 5 shared subscription plus
+    takeover of dead members' sessions. lease: one active instance elected through PostgreSQL (for
+    brokers without shared subscriptions). none: a single instance.
+    """
+
+    AUTO = "auto"
+    SHARED = "shared"
+    LEASE = "lease"
+    NONE = "none"
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TDS_", extra="ignore")
+
+    database_url: str = Field(default="postgresql://tds_ingest@127.0.0.1:55432/tds",
+                              description="postgresql://user:pass@host:port/db")
+    mqtt_url: str = Field(default="mqtt://127.0.0.1:51883", description="mqtt://user:pass@host:port, mqtts:// for TLS")
+    mqtt_topics: str = Field(default=DEFAULT_TOPICS, description="comma-separated topic templates")
+    mqtt_group: str | None = Field(default=None, description="shared-subscription group; unset = no sharing")
+    mqtt_qos: int = Field(default=1, ge=0, le=2)
+    mqtt_protocol: str = Field(default="5", description="MQTT protocol: 5 or 3.1.1")
+    mqtt_ca_file: str | None = Field(default=None, description="CA bundle for mqtts:// (default: system CAs)")
+    instance_id: str = Field(default_factory=socket.gethostname, description="stable id of this instance")
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=9108, ge=0, le=65535, description="health and metrics port; 0 = any free port")
+    batch_size: int = Field(default=2000, ge=1, description="flush when this many messages are waiting")
+    batch_max_age_ms: int = Field(default=200, ge=1, description="flush when the oldest message waited this long")
+    receive_maximum: int = Field(default=0, ge=0, le=MAX_RECEIVE_MAXIMUM,
+                                 description="MQTT 5 in-flight window (the queue bound); 0 = 2 x batch size")
+    session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0, description="how long the broker keeps our queue")
+    coordination: Coordination = Coordination.AUTO
+    heartbeat_s: float = Field(default=2.0, gt=0)
+    takeover_after_s: float = Field(default=20.0, gt=0, description="a member silent this long is drained")
+    lease_ttl_s: float = Field(default=10.0, gt=0)
+    dry_run: bool = Field(default=False, description="parse and validate everything, write nothing")
+    max_payload_bytes: int = Field(default=256 * 1024, ge=1)
+    max_future_skew_s: float = Field(default=3600.0, ge=0)
+    recent_data_warning_s: float = Field(default=300.0, gt=0)
+    recent_data_critical_s: float = Field(default=1800.0, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("instance_id", "mqtt_group")
+    @classmethod
+    def _safe_identifier(cls, value: str | None) -> str | None:
+        if value is not None and not _SAFE_ID.match(value):
+            raise ValueError("must be 1-64 characters from A-Z a-z 0-9 _ . : -")
+        return value
+
+    @field_validator("mqtt_protocol")
+    @classmethod
+    def _protocol(cls, value: str) -> str:
+        if value not in {"5", "3.1.1"}:
+            raise ValueError("must be 5 or 3.1.1")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> IngestSettings:
+        if self.coordination is Coordination.SHARED and not self.mqtt_group:
+            raise ValueError("coordination 'shared' needs a group (TDS_MQTT_GROUP / --group)")
+        if self.coordination is Coordination.SHARED and self.mqtt_protocol != "5":
+            raise ValueError("shared subscriptions need MQTT 5; use --coordination lease with MQTT 3.1.1")
+        if self.receive_maximum and self.receive_maximum < self.batch_size:
+            raise ValueError("receive maximum must be at least the batch size, or batches can never fill")
+        urlsplit(self.mqtt_url)
+        return self
+
+    @property
+    def effective_coordination(self) -> Coordination:
+        if self.coordination is Coordination.AUTO:
+            return Coordination.SHARED if self.mqtt_group and self.mqtt_protocol == "5" else Coordination.NONE
+        return self.coordination
+
+    @property
+    def effective_receive_maximum(self) -> int:
+        return self.receive_maximum or min(2 * self.batch_size, MAX_RECEIVE_MAXIMUM)
+
+    @property
+    def client_id(self) -> str:
+        """Stable per instance, so the broker keeps this instance's session across restarts.
+
+        In lease mode every instance uses the same id: the session (and its queue) belongs to the
+        role, and whoever holds the lease drains it.
+        """
+        scope = self.mqtt_group or "solo"
+        if self.effective_coordination is Coordination.LEASE:
+            return f"tds-ingest-{scope}-leader"
+        return f"tds-ingest-{scope}-{self.instance_id}"
+
+
+def redact_url(url: str) -> str:
+    """scheme://user:***@host:port/path — never print a password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = unquote(parts.username or "")
+    return parts._replace(netloc=f"{user}:***@{netloc}").geturl()

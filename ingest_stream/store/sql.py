@@ -1,0 +1,70 @@
+"""The writer's SQL, as named constants with bound parameters (arrays for set-based upserts).
+
+Nothing here may delete or update readings: landing is insert-only and idempotent.
+"""
+
+STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
+    series_id integer, ts timestamptz, value double precision, value_text text, quality smallint
+) ON COMMIT DELETE ROWS
+"""
+
+COPY_STAGING = "COPY ingest_staging (series_id, ts, value, value_text, quality) FROM STDIN (FORMAT BINARY)"
+STAGING_TYPES = ["int4", "timestamptz", "float8", "text", "int2"]
+
+# Duplicates inside one batch and redeliveries across batches both end here as "do nothing".
+LAND_READINGS = """
+INSERT INTO tds.telemetry_raw (series_id, ts, value, value_text, quality)
+SELECT series_id, ts, value, value_text, quality FROM ingest_staging
+ON CONFLICT (series_id, ts) DO NOTHING
+"""
+
+UPSERT_EQUIPMENT = """
+INSERT INTO tds.equipment (tenant, equipment, site)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])
+ON CONFLICT (tenant, equipment) DO UPDATE SET site = EXCLUDED.site
+WHERE EXCLUDED.site IS NOT NULL AND tds.equipment.site IS DISTINCT FROM EXCLUDED.site
+"""
+
+UPSERT_METRIC_SPEC = """
+INSERT INTO tds.metric_spec (tenant, equipment, metric, unit)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])
+ON CONFLICT (tenant, equipment, metric) DO UPDATE SET unit = EXCLUDED.unit
+WHERE tds.metric_spec.unit IS NULL AND EXCLUDED.unit IS NOT NULL
+"""
+
+SELECT_SERIES = """
+SELECT s.tenant, s.equipment, s.metric, s.series_id
+FROM tds.metric_spec s
+JOIN unnest(%s::text[], %s::text[], %s::text[]) AS k(tenant, equipment, metric)
+  ON s.tenant = k.tenant AND s.equipment = k.equipment AND s.metric = k.metric
+"""
+
+# A monotonic max, outside the batch transaction so two writers never queue on these rows.
+ADVANCE_LAST_SEEN = """
+UPDATE tds.equipment e SET last_seen = LEAST(k.ts, now())
+FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) AS k(tenant, equipment, ts)
+WHERE e.tenant = k.tenant AND e.equipment = k.equipment
+  AND (e.last_seen IS NULL OR e.last_seen < LEAST(k.ts, now()))
+"""
+
+INSERT_EVENT = """
+INSERT INTO tds.events (ts, tenant, site, equipment, type, severity, data)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (tenant, equipment, type, ts) DO NOTHING
+"""
+
+# An ack seen twice is one row; a later status (accepted -> done) replaces an earlier one.
+UPSERT_ACK = """
+INSERT INTO tds.cmd_ack (tenant, equipment, cmd_id, status, detail, ts)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (tenant, equipment, cmd_id) DO UPDATE
+SET status = EXCLUDED.status, detail = EXCLUDED.detail, ts = EXCLUDED.ts, received_at = now()
+WHERE EXCLUDED.ts >= tds.cmd_ack.ts
+"""
+
+INSERT_DEAD_LETTER = """
+INSERT INTO tds.dlq (topic, payload, reason, detail, instance) VALUES (%s, %s, %s, %s, %s)
+"""
+
+NEWEST_READING_AGE = "SELECT extract(epoch FROM now() - max(last_seen)) FROM tds.equipment"

@@ -1,0 +1,162 @@
+"""Writes one batch per transaction: binary COPY into staging, one idempotent insert, commit.
+
+Readings are never updated or deleted here; a redelivered message lands as "duplicates", not as
+an error. Connection failures surface as StoreUnavailableError so the caller retries without acking.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ingest_stream.batch import Batch
+from ingest_stream.records import CommandAck, Reading
+from ingest_stream.store import sql
+from ingest_stream.store.registry import SeriesRegistry
+
+# Runs inside the batch transaction just before commit; raising aborts the commit (lease fencing).
+Fence = Callable[[psycopg.Connection], None]
+
+
+class StoreUnavailableError(Exception):
+    """The database cannot be reached right now; retry the same batch later."""
+
+
+@dataclass
+class WriteResult:
+    inserted: int = 0
+    duplicates: int = 0
+    events: int = 0
+    acks: int = 0
+    dead_letters: int = 0
+
+
+class Store(Protocol):
+    def write(self, batch: Batch) -> WriteResult: ...
+
+    def newest_reading_age_s(self) -> float | None: ...
+
+    def close(self) -> None: ...
+
+
+def latest_acks(acks: list[CommandAck]) -> list[CommandAck]:
+    """One ack per command id (the newest): an upsert may not touch the same row twice."""
+    newest: dict[tuple[str, str, str], CommandAck] = {}
+    for ack in acks:
+        key = (ack.tenant, ack.equipment, ack.cmd_id)
+        if key not in newest or ack.ts >= newest[key].ts:
+            newest[key] = ack
+    return list(newest.values())
+
+
+class TelemetryStore:
+    def __init__(self, url: str, instance_id: str, fence: Fence | None = None,
+                 last_seen_interval_s: float = 5.0, connect_timeout_s: int = 5) -> None:
+        self.url = url
+        self.instance_id = instance_id
+        self.fence = fence
+        self.registry = SeriesRegistry()
+        self.connect_timeout_s = connect_timeout_s
+        self._conn: psycopg.Connection | None = None
+        self._last_seen_interval_s = last_seen_interval_s
+        self._last_seen: dict[tuple[str, str], tuple[datetime, float]] = {}
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout_s,
+                                   application_name=f"tds-ingest:{self.instance_id}")
+            conn.execute(sql.STAGING)
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def write(self, batch: Batch) -> WriteResult:
+        try:
+            return self._write(batch)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self.close()
+            raise StoreUnavailableError(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)) from exc
+
+    def _write(self, batch: Batch) -> WriteResult:
+        conn = self._connection()
+        readings = batch.readings()
+        self.registry.resolve(conn, readings)
+        result = WriteResult()
+        with conn.transaction(), conn.cursor() as cur:
+            if readings:
+                series_id = self.registry.series_id
+                with cur.copy(sql.COPY_STAGING) as copy:
+                    copy.set_types(sql.STAGING_TYPES)
+                    for r in readings:
+                        copy.write_row((series_id(r), r.ts, r.value, r.value_text, int(r.quality)))
+                cur.execute(sql.LAND_READINGS)
+                result.inserted = cur.rowcount
+                result.duplicates = len(readings) - result.inserted
+            events = batch.events()
+            if events:
+                cur.executemany(sql.INSERT_EVENT, [(e.ts, e.tenant, e.site, e.equipment, e.type, e.severity,
+                                                    Jsonb(e.data)) for e in events])
+                result.events = len(events)
+            acks = latest_acks(batch.acks())
+            if acks:
+                cur.executemany(sql.UPSERT_ACK, [(a.tenant, a.equipment, a.cmd_id, a.status, a.detail, a.ts)
+                                                 for a in acks])
+                result.acks = len(acks)
+            dead = batch.dead_letters()
+            if dead:
+                cur.executemany(sql.INSERT_DEAD_LETTER, [(d.topic, d.payload, d.reason.value, d.detail,
+                                                          self.instance_id) for d in dead])
+                result.dead_letters = len(dead)
+            if self.fence is not None:
+                self.fence(conn)
+        self._advance_last_seen(conn, readings)
+        return result
+
+    def _advance_last_seen(self, conn: psycopg.Connection, readings: list[Reading]) -> None:
+        """Keep tds.equipment.last_seen current, at most once per interval per equipment."""
+        now = time.monotonic()
+        newest: dict[tuple[str, str], datetime] = {}
+        for r in readings:
+            key = (r.tenant, r.equipment)
+            if key not in newest or r.ts > newest[key]:
+                newest[key] = r.ts
+        due = []
+        for key, ts in newest.items():
+            seen = self._last_seen.get(key)
+            if seen is None or (ts > seen[0] and now - seen[1] >= self._last_seen_interval_s):
+                due.append((key, ts))
+                self._last_seen[key] = (ts, now)
+        if due:
+            due.sort()
+            conn.execute(sql.ADVANCE_LAST_SEEN, ([k[0] for k, _ in due], [k[1] for k, _ in due],
+                                                 [ts for _, ts in due]))
+
+    def newest_reading_age_s(self) -> float | None:
+        """Seconds since the newest landed reading, on a connection of its own (health thread)."""
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=2) as conn:
+            row = conn.execute(sql.NEWEST_READING_AGE).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+
+class DryRunStore:
+    """--dry-run: everything is parsed and validated, nothing is written."""
+
+    def write(self, batch: Batch) -> WriteResult:
+        return WriteResult(inserted=len(batch.readings()), events=len(batch.events()),
+                           acks=len(latest_acks(batch.acks())), dead_letters=len(batch.dead_letters()))
+
+    def newest_reading_age_s(self) -> float | None:
+        return None
+
+    def close(self) -> None:
+        return None

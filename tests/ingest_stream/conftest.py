@@ -1,0 +1,281 @@
+"""Fixtures for stream-writer tests: writer processes, a QoS 1 publisher, and row counts.
+
+Each test gets its own database, tenant and topic filter, so writers of different tests never
+see each other's messages on the shared session broker; broker sessions are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ingest_stream.mqtt_session import BrokerAddress
+from tds_platform.stack import LocalStack
+from tds_platform.stack.layout import free_port
+
+TDS_INGEST = str(Path(sys.executable).parent / "tds-ingest")
+_tenants = itertools.count(1)
+BASE_TS = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def ensure_writer_login(admin_url: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("""DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tds_ingest') THEN
+                CREATE ROLE tds_ingest LOGIN IN ROLE tds_writer;
+            END IF; END $$""")
+
+
+def as_user(url: str, user: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
+
+
+def v1(metric_values: dict[str, float], ts: datetime) -> bytes:
+    points = [{"name": name, "t": "float", "v": value} for name, value in metric_values.items()]
+    return json.dumps({"schema": "v1", "ts": ts.isoformat().replace("+00:00", "Z"), "points": points}).encode()
+
+
+def wipe_session(url: str, client_id: str) -> None:
+    """Connect with clean start and expiry 0: the broker forgets the session and its queue."""
+    address = BrokerAddress.from_url(url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(address.username, address.password)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0
+    try:
+        client.connect(address.host, address.port, clean_start=True, properties=props)
+        client.loop_start()
+        time.sleep(0.1)
+        client.disconnect()
+        client.loop_stop()
+    except OSError:
+        pass
+
+
+@dataclass
+class Publisher:
+    """A device-side QoS 1 publisher that knows exactly which publishes the broker acknowledged."""
+
+    url: str
+    client_id: str
+    acked: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        address = BrokerAddress.from_url(self.url)
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                  protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(address.username, address.password)
+        self.client.max_inflight_messages_set(200)
+        self.client.max_queued_messages_set(0)
+        self.refused: set[int] = set()
+        self.client.on_publish = self._on_publish
+        self.client.connect(address.host, address.port)
+        self.client.loop_start()
+
+    def _on_publish(self, _c: object, _u: object, mid: int, reason: object, _p: object) -> None:
+        with self._lock:
+            (self.refused if getattr(reason, "is_failure", False) else self.acked).add(mid)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> int:
+        return self.client.publish(topic, payload, qos=qos).mid
+
+    def wait_acked(self, mids: list[int], timeout_s: float = 60) -> set[int]:
+        """The subset of `mids` the broker acknowledged within the timeout."""
+        wanted = set(mids)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if wanted <= self.acked | self.refused:
+                    break
+            time.sleep(0.02)
+        with self._lock:
+            return wanted & self.acked
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@dataclass
+class WriterProcess:
+    """One `tds-ingest run` process with its own health port."""
+
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    http_port: int = 0
+
+    def start(self) -> WriterProcess:
+        self.http_port = free_port()
+        env = {**os.environ, **self.env, "TDS_HTTP_PORT": str(self.http_port), "TDS_HTTP_HOST": "127.0.0.1"}
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen([TDS_INGEST, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def health(self, path: str = "/health") -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=2) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def wait_ready(self, timeout_s: float = 20) -> WriterProcess:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"writer exited with {self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
+            try:
+                code, body = self.health()
+                if code == 200 and body["mqtt"]["connected"]:
+                    return self
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"writer not ready: {self.log_path.read_text()[-2000:]}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout_s: float = 20) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout_s)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@dataclass
+class IngestRig:
+    """Everything one writer test needs: its database, tenant, topics, writers and publisher."""
+
+    stack: LocalStack
+    database_url: str
+    tenant: str
+    tmp_path: Path
+    writers: list[WriterProcess] = field(default_factory=list)
+    publishers: list[Publisher] = field(default_factory=list)
+    client_ids: set[str] = field(default_factory=set)
+
+    @property
+    def topics(self) -> str:
+        return f"tds/{self.tenant}/{{site}}/{{equipment}}/{{kind}};tenant={self.tenant}"
+
+    def topic(self, equipment: str, kind: str = "telem", site: str = "plant-1") -> str:
+        return f"tds/{self.tenant}/{site}/{equipment}/{kind}"
+
+    def writer(self, instance: str, group: str | None = "g", **env: str) -> WriterProcess:
+        settings = {
+            "TDS_DATABASE_URL": as_user(self.database_url, "tds_ingest"),
+            "TDS_MQTT_URL": self.stack.writer_mqtt_url(),
+            "TDS_MQTT_TOPICS": self.topics,
+            "TDS_INSTANCE_ID": f"{self.tenant}-{instance}",
+            "TDS_BATCH_MAX_AGE_MS": "50",
+            "TDS_HEARTBEAT_S": "0.5",
+            "TDS_TAKEOVER_AFTER_S": "3",
+            "TDS_LEASE_TTL_S": "3",
+            **env,
+        }
+        if group:
+            settings["TDS_MQTT_GROUP"] = f"{self.tenant}-{group}"
+            self.client_ids.add(f"tds-ingest-{self.tenant}-{group}-{self.tenant}-{instance}")
+        self.client_ids.add(f"tds-ingest-{self.tenant}-{group or 'solo'}-leader")
+        self.client_ids.add(f"tds-ingest-solo-{self.tenant}-{instance}")
+        writer = WriterProcess(settings, self.tmp_path / f"writer-{instance}.log")
+        self.writers.append(writer)
+        return writer
+
+    def publisher(self, name: str = "dev") -> Publisher:
+        publisher = Publisher(self.stack.device_mqtt_url(self.tenant), f"{self.tenant}-{name}")
+        self.publishers.append(publisher)
+        return publisher
+
+    def publish_readings(self, publisher: Publisher, count: int, equipment: str = "ch-1",
+                         start: datetime = BASE_TS, step_s: float = 1.0, pause_every: int = 0,
+                         pause_s: float = 0.0) -> dict[int, datetime]:
+        """`count` single-point messages with distinct timestamps; returns mid -> reading ts."""
+        sent: dict[int, datetime] = {}
+        for i in range(count):
+            ts = start + timedelta(seconds=i * step_s)
+            sent[publisher.publish(self.topic(equipment), v1({"temp": float(i)}, ts))] = ts
+            if pause_every and i % pause_every == pause_every - 1:
+                time.sleep(pause_s)
+        return sent
+
+    def query(self, sql: str, *params: object) -> list[tuple]:
+        with psycopg.connect(self.database_url) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def reading_count(self) -> int:
+        return int(self.query("SELECT count(*) FROM tds.telemetry_raw")[0][0])
+
+    def wait_for_rows(self, expected: int, timeout_s: float = 60) -> int:
+        deadline = time.monotonic() + timeout_s
+        count = self.reading_count()
+        while count < expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+            count = self.reading_count()
+        return count
+
+    def landed_timestamps(self, equipment: str = "ch-1") -> list[datetime]:
+        rows = self.query("SELECT ts FROM tds.telemetry WHERE tenant = %s AND equipment = %s ORDER BY ts",
+                          self.tenant, equipment)
+        return [r[0] for r in rows]
+
+    def assert_exactly_once(self, sent: dict[int, datetime], acked: set[int], equipment: str = "ch-1") -> None:
+        """Every acknowledged publish is a row and no row is doubled (the key makes doubles impossible,
+        so also check nothing landed that was never sent)."""
+        landed = self.landed_timestamps(equipment)
+        assert len(landed) == len(set(landed))
+        expected = {sent[mid] for mid in acked}
+        missing = expected - set(landed)
+        assert not missing, f"{len(missing)} acknowledged readings never landed, e.g. {sorted(missing)[:3]}"
+        assert set(landed) <= set(sent.values())
+
+    def close(self) -> None:
+        for writer in self.writers:
+            writer.stop()
+        for publisher in self.publishers:
+            publisher.close()
+        for client_id in self.client_ids:
+            wipe_session(self.stack.writer_mqtt_url(), client_id)
+
+
+@pytest.fixture(scope="session")
+def writer_login(stack: LocalStack) -> None:
+    ensure_writer_login(stack.postgres.url("postgres"))
+
+
+@pytest.fixture
+def rig(stack: LocalStack, database_url: str, writer_login: None, tmp_path: Path) -> Iterator[IngestRig]:
+    tenant = f"w{os.getpid() % 1000}x{next(_tenants)}"
+    setup = IngestRig(stack, database_url, tenant, tmp_path)
+    yield setup
+    setup.close()
+
