@@ -1,0 +1,226 @@
+"""One MQTT message (topic, payload bytes, time of receipt) -> readings, an event, an ack, or one dead letter.
+
+Pure and total: it never raises, never does I/O, and never lands part of a message.
+
+Order of checks: topic (unknown_topic, hostile_topic, unknown_kind; `cmd` topics are ignored), then
+size (oversized, empty_payload), decoding (invalid_utf8, invalid_json), then the payload against its
+model (unsupported_schema, bad_timestamp, schema_violation). The first failure decides the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from ingest_stream.parsing import payloads
+from ingest_stream.parsing.adapters import AdapterError, Document, Location, TelemetryAdapter, adapter_for, dotted
+from ingest_stream.parsing.names import DEFAULT_MAX_NAME_LENGTH, shown, storable
+from ingest_stream.parsing.payloads import AckV1, EventV1, TelemetryV1, ValidationLimits
+from ingest_stream.parsing.topics import TopicTemplate, topic_problem
+from ingest_stream.records import (
+    CommandAck,
+    DeadLetter,
+    DeadLetterReason,
+    Event,
+    Kind,
+    Parsed,
+    Reading,
+    TopicAddress,
+)
+
+IGNORED = Parsed()
+Model = TypeVar("Model", bound=BaseModel)
+_REASONS_BY_ERROR_TYPE = {
+    payloads.BAD_TIMESTAMP: DeadLetterReason.BAD_TIMESTAMP,
+    payloads.UNSUPPORTED_SCHEMA: DeadLetterReason.UNSUPPORTED_SCHEMA,
+}
+
+
+@dataclass(frozen=True)
+class ParserLimits:
+    """Bounds on what one message may carry; every field can be overridden from settings."""
+
+    max_payload_bytes: int = 256 * 1024
+    max_points: int = 10_000
+    max_future_skew_s: float = 3600
+    earliest_ts: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=UTC))
+    max_name_length: int = DEFAULT_MAX_NAME_LENGTH
+
+    def __post_init__(self) -> None:
+        if self.earliest_ts.tzinfo is None:
+            raise ValueError("ParserLimits.earliest_ts must be timezone-aware.")
+        if min(self.max_payload_bytes, self.max_points, self.max_name_length) < 1 or self.max_future_skew_s < 0:
+            raise ValueError("ParserLimits sizes must be positive and max_future_skew_s must not be negative.")
+
+
+class DeadLetterError(Exception):
+    """Raised inside the parser for a message that cannot be landed; becomes its dead letter."""
+
+    def __init__(self, reason: DeadLetterReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class MessageParser:
+    """Holds the topic templates and limits; `parse` is called once per received message."""
+
+    def __init__(self, templates: Sequence[TopicTemplate], limits: ParserLimits = ParserLimits()) -> None:
+        if not templates:
+            raise ValueError("MessageParser needs at least one topic template.")
+        self.templates = tuple(templates)
+        self.limits = limits
+        self._future_skew = timedelta(seconds=limits.max_future_skew_s)
+
+    def parse(self, topic: str, payload: bytes, received_at: datetime) -> Parsed:
+        """What the message lands as. Never raises: an unexpected error (a bug) becomes a dead letter
+        whose detail starts with "parser bug", so the writer never loops on a poison message."""
+        try:
+            return self._parse(topic, payload, received_at)
+        except DeadLetterError as rejected:
+            return _dead_letter(topic, payload, rejected.reason, rejected.detail)
+        except Exception as error:  # total by contract: a bug must not stop the writer on a poison message
+            detail = f"parser bug, please report: {type(error).__name__}: {error}"
+            return _dead_letter(topic, payload, DeadLetterReason.SCHEMA_VIOLATION, detail)
+
+    def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Parsed:
+        address = self._address(topic)
+        if address.kind is Kind.CMD:
+            return IGNORED
+        document = self._decode(payload)
+        if received_at.tzinfo is None:
+            received_at = received_at.replace(tzinfo=UTC)
+        limits = ValidationLimits(
+            max_name_length=self.limits.max_name_length,
+            earliest=self.limits.earliest_ts,
+            latest=received_at + self._future_skew,
+        )
+        if address.kind is Kind.TELEM:
+            return Parsed(readings=self._readings(address, document, limits))
+        if address.kind is Kind.EVENT:
+            event = _validate(EventV1, document, limits, dotted)
+            return Parsed(events=(_event(address, event),))
+        ack = _validate(AckV1, document, limits, dotted)
+        return Parsed(acks=(_ack(address, ack, received_at),))
+
+    def _address(self, topic: str) -> TopicAddress:
+        for template in self.templates:
+            matched = template.match(topic, self.limits.max_name_length)
+            if matched is None:
+                continue
+            if isinstance(matched, TopicAddress):
+                return matched
+            raise DeadLetterError(matched, template.explain(topic, self.limits.max_name_length))
+        problem = topic_problem(topic, self.limits.max_name_length)
+        if problem:
+            raise DeadLetterError(DeadLetterReason.HOSTILE_TOPIC, problem)
+        layouts = ", ".join(template.spec for template in self.templates)
+        raise DeadLetterError(DeadLetterReason.UNKNOWN_TOPIC, f"topic {shown(topic)} matches no template ({layouts})")
+
+    def _decode(self, payload: bytes) -> Document:
+        size = len(payload)
+        if size > self.limits.max_payload_bytes:
+            raise DeadLetterError(
+                DeadLetterReason.OVERSIZED, f"payload is {size} bytes; the limit is {self.limits.max_payload_bytes}"
+            )
+        if size == 0:
+            raise DeadLetterError(DeadLetterReason.EMPTY_PAYLOAD, "payload is empty")
+        try:
+            document = orjson.loads(payload)
+        except orjson.JSONDecodeError as error:
+            try:
+                bytes(payload).decode("utf-8")
+            except UnicodeDecodeError as bad:
+                detail = f"payload is not UTF-8: byte {bad.start} is {payload[bad.start]:#04x}"
+                raise DeadLetterError(DeadLetterReason.INVALID_UTF8, detail) from None
+            detail = f"payload is not JSON: {storable(str(error))}"
+            raise DeadLetterError(DeadLetterReason.INVALID_JSON, detail) from None
+        if not isinstance(document, dict):
+            raise DeadLetterError(
+                DeadLetterReason.SCHEMA_VIOLATION, f"payload is a JSON {_json_type(document)}; expected an object"
+            )
+        return document
+
+    def _readings(self, address: TopicAddress, document: Document, limits: ValidationLimits) -> tuple[Reading, ...]:
+        adapter: TelemetryAdapter | None = adapter_for(document)
+        if adapter is None:
+            raise DeadLetterError(DeadLetterReason.SCHEMA_VIOLATION, "payload has no telemetry shape this writer knows")
+        try:
+            v1 = adapter.to_v1(document)
+        except AdapterError as error:
+            raise DeadLetterError(DeadLetterReason.SCHEMA_VIOLATION, str(error)) from None
+        points = v1.get("points")
+        if isinstance(points, list) and len(points) > self.limits.max_points:
+            raise DeadLetterError(
+                DeadLetterReason.OVERSIZED, f"{len(points)} points; the limit is {self.limits.max_points} per message"
+            )
+        message = _validate(TelemetryV1, v1, limits, partial(adapter.where, document))
+        tenant, site, equipment = address.tenant, address.site, address.equipment
+        readings = []
+        for point in message.points:
+            value, value_text = point.landed_value()
+            readings.append(
+                Reading(
+                    tenant=tenant,
+                    site=site,
+                    equipment=equipment,
+                    metric=point.name,
+                    ts=point.ts or message.ts,
+                    value=value,
+                    value_text=value_text,
+                    unit=point.u,
+                    quality=point.q,
+                )
+            )
+        return tuple(readings)
+
+
+def _validate(model: type[Model], data: Document, limits: ValidationLimits, where: Callable[[Location], str]) -> Model:
+    """The validated model, or DeadLetterError from its first error, located by `where` in the device's terms."""
+    try:
+        return model.model_validate(data, context=limits)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        reason = _REASONS_BY_ERROR_TYPE.get(first["type"], DeadLetterReason.SCHEMA_VIOLATION)
+        location = tuple(first["loc"])
+        message = first["msg"]
+        detail = f"{where(location)}: {message}" if location else message
+        raise DeadLetterError(reason, storable(detail)) from None
+
+
+def _event(address: TopicAddress, event: EventV1) -> Event:
+    return Event(
+        ts=event.ts,
+        tenant=address.tenant,
+        site=address.site,
+        equipment=address.equipment,
+        type=event.type,
+        severity=event.severity,
+        data=event.data,
+    )
+
+
+def _ack(address: TopicAddress, ack: AckV1, received_at: datetime) -> CommandAck:
+    return CommandAck(
+        tenant=address.tenant,
+        equipment=address.equipment,
+        cmd_id=ack.cmd_id,
+        status=ack.status,
+        detail=ack.detail,
+        ts=ack.ts or received_at.astimezone(UTC),
+    )
+
+
+def _dead_letter(topic: str, payload: bytes, reason: DeadLetterReason, detail: str) -> Parsed:
+    letter = DeadLetter(topic=storable(topic), payload=payload, reason=reason, detail=storable(detail))
+    return Parsed(dead_letter=letter)
+
+
+def _json_type(value: object) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
