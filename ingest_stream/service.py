@@ -69,7 +69,7 @@ class IngestService:
         if settings.effective_coordination is Coordination.SHARED and not settings.dry_run:
             registry = MemberRegistry(settings.database_url, settings.mqtt_group or "", settings.instance_id,
                                       self.options.client_id, stale_after_s=settings.takeover_after_s,
-                                      claim_s=max(3 * settings.heartbeat_s, 5.0))
+                                      claim_s=max(3 * settings.heartbeat_s, 5.0), health_url=settings.health_url)
             self.takeover = TakeoverCoordinator(registry, self.address, self.options, self.pipeline.submit,
                                                 self.metrics, settings.heartbeat_s)
         self.health.mqtt_connected = lambda: self.session.connected

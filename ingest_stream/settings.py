@@ -99,6 +99,14 @@ class IngestSettings(BaseSettings):
         return self.receive_maximum or min(2 * self.batch_size, MAX_RECEIVE_MAXIMUM)
 
     @property
+    def health_url(self) -> str | None:
+        """Where `tds status` finds this instance's health endpoint (recorded with its heartbeat)."""
+        if not self.http_port:
+            return None
+        host = socket.gethostname() if self.http_host in {"0.0.0.0", "::"} else self.http_host
+        return f"http://{host}:{self.http_port}"
+
+    @property
     def client_id(self) -> str:
         """Stable per instance, so the broker keeps this instance's session across restarts.
 

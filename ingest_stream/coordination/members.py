@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import psycopg
 
 REGISTER = """
-INSERT INTO tds.ingest_members (mqtt_group, instance_id, client_id, hostname, pid)
-VALUES (%(group)s, %(instance)s, %(client_id)s, %(hostname)s, %(pid)s)
+INSERT INTO tds.ingest_members (mqtt_group, instance_id, client_id, hostname, pid, health_url)
+VALUES (%(group)s, %(instance)s, %(client_id)s, %(hostname)s, %(pid)s, %(health_url)s)
 ON CONFLICT (mqtt_group, instance_id) DO UPDATE
-SET client_id = EXCLUDED.client_id, hostname = EXCLUDED.hostname, pid = EXCLUDED.pid, started_at = now(),
+SET client_id = EXCLUDED.client_id, hostname = EXCLUDED.hostname, pid = EXCLUDED.pid,
+    health_url = EXCLUDED.health_url, started_at = now(),
     heartbeat_at = now(), state = 'running', drained_by = NULL, drain_until = NULL, retired_at = NULL
 """
 
@@ -67,11 +68,11 @@ class Member:
 
 class MemberRegistry:
     def __init__(self, url: str, group: str, instance_id: str, client_id: str, stale_after_s: float,
-                 claim_s: float) -> None:
+                 claim_s: float, health_url: str | None = None) -> None:
         self.url = url
         self.params = {"group": group, "instance": instance_id, "client_id": client_id,
                        "hostname": socket.gethostname(), "pid": os.getpid(), "stale_s": stale_after_s,
-                       "claim_s": claim_s}
+                       "claim_s": claim_s, "health_url": health_url}
         self._conn: psycopg.Connection | None = None
 
     def _execute(self, query: str, **extra: object) -> list[tuple[object, ...]]:

@@ -25,6 +25,7 @@ CREATE TABLE tds.ingest_members (
     client_id    text NOT NULL,
     hostname     text,
     pid          integer,
+    health_url   text,
     started_at   timestamptz NOT NULL DEFAULT now(),
     heartbeat_at timestamptz NOT NULL DEFAULT now(),
     state        text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'stopped', 'retired')),
