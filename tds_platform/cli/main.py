@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tds_platform.cli.db import db
+from tds_platform.cli.simulate import simulate
 from tds_platform.cli.stack import stack
 from tds_platform.cli.up import down, up
 
@@ -18,6 +19,7 @@ cli.add_command(stack)
 cli.add_command(db)
 cli.add_command(up)
 cli.add_command(down)
+cli.add_command(simulate)
 
 
 def main() -> None:

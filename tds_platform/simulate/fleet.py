@@ -14,6 +14,7 @@ from tds_platform.simulate.randomness import uniform
 
 # Readable tenant ids for the first fleets (they are also MQTT usernames); more get numbered names.
 TENANT_NAMES = ("acme", "globex", "initech", "umbrella", "hooli", "stark")
+DEFAULT_INTERVAL_S = 10
 
 
 class ValueType(enum.StrEnum):
@@ -81,7 +82,7 @@ class FleetShape:
     tenants: int = 2
     sites: int = 2  # per tenant
     equipment: int = 3  # per site, kinds taken in turn
-    interval_s: int = 10
+    interval_s: int = DEFAULT_INTERVAL_S
     kind_intervals_s: Mapping[str, int] = field(default_factory=dict)  # e.g. {"meter": 60}
     kinds: tuple[str, ...] = ("chiller", "meter")
 

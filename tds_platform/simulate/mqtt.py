@@ -1,0 +1,159 @@
+"""The fleet's MQTT side: one MQTT 5 connection per tenant, QoS 1 publishing, commands into a queue.
+
+Publishing keeps a bounded window of unacknowledged messages, so history goes out as fast as the
+broker acknowledges; this module must never decide what to send or answer commands itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import secrets
+import ssl
+import threading
+from collections import deque
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+
+from tds_platform.simulate.commands import Outgoing
+
+QOS = 1
+
+
+class MqttError(RuntimeError):
+    """The broker cannot be reached or refused us: one sentence for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """mqtt://user:pass@host:port, or mqtts:// for TLS."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise MqttError("the MQTT URL must look like mqtt://user:password@host:port (mqtts:// for TLS)")
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+        )
+
+    def display(self) -> str:
+        """Where we connect, without the password (safe for logs)."""
+        user = f"{self.username}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+class TenantConnection:
+    """One tenant's devices share a connection: the broker's ACL only cares about the username."""
+
+    def __init__(self, tenant: str, address: BrokerAddress, inbox: queue.Queue[tuple[str, bytes]]) -> None:
+        self.tenant = tenant
+        self.address = address
+        self.connected = threading.Event()
+        self._refused: str | None = None
+        self._inbox = inbox
+        # A fresh client id per run: two simulators must not kick each other off the broker.
+        client_id = f"tds-sim-{tenant}-{secrets.token_hex(4)}"
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        if address.username:
+            self.client.username_pw_set(address.username, address.password)
+        if address.tls:
+            self.client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+
+    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object, reason: ReasonCode,
+                    _properties: object) -> None:
+        if reason.is_failure:
+            self._refused = str(reason)
+            self.connected.set()
+            return
+        # Subscribing on every connect keeps commands flowing after a reconnect.
+        client.subscribe(f"tds/{self.tenant}/+/+/cmd", qos=QOS)
+        self.connected.set()
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object, _reason: ReasonCode,
+                       _properties: object) -> None:
+        self.connected.clear()
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        self._inbox.put((message.topic, bytes(message.payload)))
+
+    def open(self, timeout_s: float) -> None:
+        try:
+            self.client.connect(self.address.host, self.address.port, keepalive=30)
+        except OSError as exc:
+            where = self.address.display()
+            raise MqttError(f"cannot reach the MQTT broker at {where} ({exc}); is it running?") from exc
+        self.client.loop_start()
+        if not self.connected.wait(timeout_s):
+            self.close()
+            raise MqttError(f"the MQTT broker at {self.address.display()} did not answer within {timeout_s:.0f} s")
+        if self._refused:
+            self.close()
+            raise MqttError(f"the MQTT broker at {self.address.display()} refused tenant {self.tenant!r}: "
+                            f"{self._refused}; check the account and its password")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class FleetLink:
+    """Every tenant's connection, a shared publish window, and the commands devices received."""
+
+    def __init__(self, addresses: dict[str, BrokerAddress], max_inflight: int = 200, timeout_s: float = 10) -> None:
+        self.commands: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.timeout_s = timeout_s
+        self.max_inflight = max_inflight
+        self._window: deque[mqtt.MQTTMessageInfo] = deque()
+        self._connections = {t: TenantConnection(t, a, self.commands) for t, a in addresses.items()}
+
+    def open(self) -> None:
+        opened = []
+        try:
+            for connection in self._connections.values():
+                connection.open(self.timeout_s)
+                opened.append(connection)
+        except MqttError:
+            for connection in opened:
+                connection.close()
+            raise
+
+    def publish(self, message: Outgoing) -> None:
+        connection = self._connections[message.tenant]
+        while not connection.connected.wait(self.timeout_s):
+            pass  # paho reconnects on its own; readings wait rather than pile up in memory
+        self._window.append(connection.client.publish(message.topic, message.payload, qos=QOS))
+        while len(self._window) >= self.max_inflight:
+            self._settle(self._window.popleft())
+
+    def _settle(self, info: mqtt.MQTTMessageInfo) -> None:
+        # RuntimeError: sent while the connection dropped; paho keeps it and resends it after reconnecting.
+        with contextlib.suppress(RuntimeError):
+            info.wait_for_publish(self.timeout_s)
+
+    def flush(self) -> None:
+        """Wait until the broker acknowledged everything published so far."""
+        while self._window:
+            self._settle(self._window.popleft())
+
+    def close(self) -> None:
+        self.flush()
+        for connection in self._connections.values():
+            connection.close()
