@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 SAFE_CHARACTERS = "A-Z a-z 0-9 _ . : @ -"
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_.:@-]+")
+SAFE_NAME_PATTERN = r"^[A-Za-z0-9_.:@-]+$"
+_SAFE_NAME = re.compile(SAFE_NAME_PATTERN)
 DEFAULT_MAX_NAME_LENGTH = 128
 _SHOWN_CHARACTERS = 60
 

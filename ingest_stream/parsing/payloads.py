@@ -32,10 +32,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from ingest_stream.parsing.names import DEFAULT_MAX_NAME_LENGTH, is_safe_name, name_problem, shown
+from ingest_stream.parsing.names import (
+    DEFAULT_MAX_NAME_LENGTH,
+    SAFE_NAME_PATTERN,
+    is_safe_name,
+    name_problem,
+    shown,
+)
 from ingest_stream.parsing.timestamps import TimestampError, to_utc, window_problem
 from ingest_stream.records import Quality
 
@@ -80,9 +94,11 @@ def _schema_version(value: object) -> str:
     return SCHEMA_V1
 
 
-def _timestamp(value: object, info: ValidationInfo) -> datetime | None:
-    if value is None:
-        return None
+def _optional_timestamp(value: object, info: ValidationInfo) -> datetime | None:
+    return None if value is None else _timestamp(value, info)
+
+
+def _timestamp(value: object, info: ValidationInfo) -> datetime:
     try:
         moment = to_utc(value)
     except TimestampError as error:
@@ -200,16 +216,27 @@ def _holds_nul(value: object) -> bool:
     return False
 
 
-SchemaVersion = Annotated[str, PlainValidator(_schema_version)]
-Timestamp = Annotated[datetime, PlainValidator(_timestamp)]
-OptionalTimestamp = Annotated[datetime | None, PlainValidator(_timestamp)]
-SafeName = Annotated[str, PlainValidator(_safe_name)]
-Label = Annotated[str | None, PlainValidator(_label)]
-Text = Annotated[str | None, PlainValidator(_text)]
-PointType = Annotated[Literal["float", "int", "bool", "string"] | None, PlainValidator(_point_type)]
-Value = Annotated[PointValue, PlainValidator(_point_value)]
-QualityFlag = Annotated[Quality, PlainValidator(_quality)]
-EventData = Annotated[dict[str, Any], PlainValidator(_event_data)]
+# json_schema_input_type makes `model_json_schema()` show what devices may send, not just "any".
+_Name = Annotated[str, StringConstraints(pattern=SAFE_NAME_PATTERN)]
+_TimestampInput = Annotated[str, Field(description="ISO 8601 with Z or an offset")] | int | float
+SchemaVersion = Annotated[str, PlainValidator(_schema_version, json_schema_input_type=Literal["v1"])]
+Timestamp = Annotated[datetime, PlainValidator(_timestamp, json_schema_input_type=_TimestampInput)]
+OptionalTimestamp = Annotated[
+    datetime | None, PlainValidator(_optional_timestamp, json_schema_input_type=_TimestampInput | None)
+]
+SafeName = Annotated[str, PlainValidator(_safe_name, json_schema_input_type=_Name)]
+Label = Annotated[str | None, PlainValidator(_label, json_schema_input_type=str | None)]
+Text = Annotated[str | None, PlainValidator(_text, json_schema_input_type=str | None)]
+PointType = Annotated[
+    Literal["float", "int", "bool", "string"] | None,
+    PlainValidator(_point_type, json_schema_input_type=Literal["float", "int", "bool", "string", "text", "str"] | None),
+]
+Value = Annotated[PointValue, PlainValidator(_point_value, json_schema_input_type=PointValue)]
+QualityFlag = Annotated[
+    Quality,
+    PlainValidator(_quality, json_schema_input_type=Literal["good", "uncertain", "bad", 0, 1, 2]),
+]
+EventData = Annotated[dict[str, Any], PlainValidator(_event_data, json_schema_input_type=dict[str, Any])]
 
 
 class _Payload(BaseModel):

@@ -325,6 +325,8 @@ BAD = [
                  "no UTC offset", id="flat-ts-naive"),
     pytest.param(EVENT, js({"schema": "v1", "ts": "2099-01-01T00:00:00Z", "type": "a"}), R.BAD_TIMESTAMP, "later than",
                  id="event-ts-future"),
+    pytest.param(EVENT, js({"schema": "v1", "ts": None, "type": "a"}), R.BAD_TIMESTAMP, "ts: None is not a timestamp",
+                 id="event-ts-null"),
     pytest.param(ACK, js({"schema": "v1", "cmd_id": "c", "status": "done", "ts": "x"}), R.BAD_TIMESTAMP,
                  "ts: 'x' is not an ISO 8601", id="ack-ts-bad"),
 ]
