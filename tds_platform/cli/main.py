@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from tds_platform.cli.analysts import analysts
 from tds_platform.cli.db import db
 from tds_platform.cli.simulate import simulate
 from tds_platform.cli.stack import stack
+from tds_platform.cli.status import status
 from tds_platform.cli.up import down, up
 
 
@@ -18,7 +20,9 @@ def cli() -> None:
 cli.add_command(stack)
 cli.add_command(db)
 cli.add_command(up)
+cli.add_command(status)
 cli.add_command(down)
+cli.add_command(analysts)
 cli.add_command(simulate)
 
 

@@ -1,0 +1,1 @@
+"""`tds status`: one screen with everything an operator checks first."""
