@@ -1,0 +1,8 @@
+{#- Every (tenant, equipment) of a mart exists in the registry: marts never invent equipment. -#}
+{% test registered_equipment(model) %}
+select m.tenant, m.equipment
+from {{ model }} m
+left join {{ source('tds', 'equipment') }} e
+       on e.tenant = m.tenant and e.equipment = m.equipment
+where e.equipment is null
+{% endtest %}

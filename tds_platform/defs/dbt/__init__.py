@@ -1,0 +1,18 @@
+"""dbt marts for analysts (dbt_metrics/) in the platform's Dagster graph, downstream of rollups and quality.
+
+Importing this package prepares the dbt manifest when it is missing or stale (see project.py).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from tds_platform.defs.dbt.assets import analytics_marts
+from tds_platform.defs.dbt.project import dbt_project
+from tds_platform.defs.dbt.resource import platform_dbt
+from tds_platform.settings import PlatformSettings
+
+defs = dg.Definitions(
+    assets=[analytics_marts],
+    resources={"dbt": platform_dbt(dbt_project, PlatformSettings().resolved_database_url())},
+)
