@@ -1,0 +1,63 @@
+"""Applying the retention policy to the database, one table at a time, reporting what went.
+
+Only rows strictly older than the cutoff (clock minus policy) are removed; this module must never
+compute a cutoff from the data, and never hold one long transaction over a big delete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from tds_platform.db.edition import Edition
+from tds_platform.defs.retention.plan import DELETE_BATCH, DROP_CHUNKS, plan
+from tds_platform.defs.retention.policy import TARGETS, RetentionSettings, RetentionTarget
+
+
+@dataclass
+class RetentionOutcome:
+    target: RetentionTarget
+    days: float | None
+    cutoff: datetime | None
+    chunks_dropped: list[str] = field(default_factory=list)
+    rows_deleted: int = 0
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "table": self.target.table,
+            "policy_days": "kept forever" if self.days is None else self.days,
+            "cutoff": self.cutoff.isoformat() if self.cutoff else "none",
+            "chunks_dropped": len(self.chunks_dropped),
+            "chunk_names": ", ".join(self.chunks_dropped) or "none",
+            "rows_deleted": self.rows_deleted,
+        }
+
+
+def apply_target(engine: Engine, edition: Edition, target: RetentionTarget, settings: RetentionSettings,
+                 now: datetime) -> RetentionOutcome:
+    outcome = RetentionOutcome(target, settings.days(target), settings.cutoff(target, now))
+    if outcome.cutoff is None:
+        return outcome
+    steps = plan(target, edition)
+    if steps.drop_chunks:
+        with engine.begin() as conn:
+            outcome.chunks_dropped = list(
+                conn.execute(DROP_CHUNKS, {"relation": target.table, "cutoff": outcome.cutoff}).scalars()
+            )
+    if steps.delete:
+        params = {"cutoff": outcome.cutoff, "batch": settings.delete_batch_rows}
+        while True:
+            with engine.begin() as conn:
+                deleted = conn.execute(DELETE_BATCH[target.setting], params).rowcount
+            outcome.rows_deleted += deleted
+            if deleted < settings.delete_batch_rows:
+                break
+    return outcome
+
+
+def apply_retention(engine: Engine, edition: Edition, settings: RetentionSettings,
+                    now: datetime) -> list[RetentionOutcome]:
+    return [apply_target(engine, edition, target, settings, now) for target in TARGETS]
