@@ -1,0 +1,66 @@
+"""The alerting sensors: equipment freshness every minute, and run failures (opened) / recoveries (resolved).
+
+Sensors are built by small factories from AlertSettings so tests pass their own; they only call
+the alerting package and never launch runs.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from tds_platform.alerting.freshness import FreshnessWatch
+from tds_platform.alerting.model import Alert, Severity
+from tds_platform.alerting.service import AlertService
+from tds_platform.alerting.settings import AlertSettings
+from tds_platform.defs.resources import DatabaseResource
+
+RUN_FAILURE_KIND = "run_failure"
+
+
+def run_failure_key(job_name: str) -> str:
+    """One incident per job: repeated failures of a job are the same incident until it succeeds."""
+    return f"{RUN_FAILURE_KIND}:{job_name}"
+
+
+def run_failure_alert(job_name: str, run_id: str, reason: str | None) -> Alert:
+    return Alert(
+        kind=RUN_FAILURE_KIND, severity=Severity.WARNING, dedup_key=run_failure_key(job_name),
+        subject=f"Dagster job {job_name} failed",
+        message=f"run {run_id} failed: {reason or 'see the run in the Dagster UI'}",
+        details={"job": job_name, "run_id": run_id},
+    )
+
+
+def build_freshness_sensor(settings: AlertSettings) -> dg.SensorDefinition:
+    @dg.sensor(name="equipment_freshness", minimum_interval_seconds=60,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Every minute: alert when an equipment goes silent, or when nothing arrives at all.")
+    def equipment_freshness(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SkipReason:
+        engine = database.engine()
+        service = AlertService.from_settings(engine, settings, context.log)
+        outcome = FreshnessWatch(engine, service, settings).tick(datetime.now(UTC))
+        return dg.SkipReason(outcome.summary())
+
+    return equipment_freshness
+
+
+def build_run_failure_sensor(settings: AlertSettings) -> dg.SensorDefinition:
+    @dg.run_failure_sensor(name="run_failure_alerts", default_status=dg.DefaultSensorStatus.RUNNING,
+                           description="Open an alert when a job of this code location fails.")
+    def run_failure_alerts(context: dg.RunFailureSensorContext, database: DatabaseResource) -> None:
+        run = context.dagster_run
+        service = AlertService.from_settings(database.engine(), settings, context.log)
+        service.open(run_failure_alert(run.job_name, run.run_id, context.failure_event.message))
+
+    return run_failure_alerts
+
+
+def build_run_recovery_sensor(settings: AlertSettings) -> dg.SensorDefinition:
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="run_recovery_alerts",
+                          default_status=dg.DefaultSensorStatus.RUNNING,
+                          description="Resolve a job's failure alert when the job succeeds again.")
+    def run_recovery_alerts(context: dg.RunStatusSensorContext, database: DatabaseResource) -> None:
+        service = AlertService.from_settings(database.engine(), settings, context.log)
+        service.resolve(run_failure_key(context.dagster_run.job_name))
+
+    return run_recovery_alerts
