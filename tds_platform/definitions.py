@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import dagster as dg
 
+from tds_platform.defs import alerts as alerts_defs
+from tds_platform.defs import retention as retention_defs
+from tds_platform.defs import rollups as rollups_defs
+from tds_platform.defs import sources as sources_defs
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.settings import PlatformSettings
 
@@ -14,4 +18,8 @@ resources = {"database": DatabaseResource(url=PlatformSettings().resolved_databa
 
 defs = dg.Definitions.merge(
     dg.Definitions(resources=resources),
+    sources_defs.defs,
+    rollups_defs.defs,
+    retention_defs.defs,
+    alerts_defs.defs,
 )
