@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -13,37 +14,74 @@ from tds_platform.cli.stack import stack_dir_option
 from tds_platform.db import migrate
 from tds_platform.db.edition import detect_edition_url
 from tds_platform.db.urls import redact
+from tds_platform.run.platform import WRITER_LOGIN, PlatformPorts, platform_services
 from tds_platform.run.supervisor import Supervisor, stop_recorded
-from tds_platform.stack import LocalStack, StackLayout
+from tds_platform.stack import LocalStack, StackError, StackLayout
+from tds_platform.stack.processes import pid_alive, port_open, read_pid, wait_for_exit
+
+UP_PID = "tds-up.owner"
+
+
+def _check_ports(ports: PlatformPorts) -> None:
+    for port, what in ((ports.ui, "--ui-port"), (ports.first_writer_http, "--writer-port"),
+                       (ports.first_writer_http + 1, "--writer-port")):
+        if port_open(port):
+            raise StackError(f"port {port} is already in use (another `tds up`?); stop it or pass {what}")
 
 
 @click.command("up")
 @stack_dir_option
+@click.option("--ui-port", type=int, default=3000, show_default=True, help="Dagster UI port.")
+@click.option("--writer-port", type=int, default=9108, show_default=True,
+              help="Health/metrics port of the first writer (the second uses the next one).")
+@click.option("--history", default="6h", show_default=True, help="Past data the simulator publishes at start.")
+@click.option("--no-dagster", is_flag=True, help="Stack, writers and simulator only.")
 @user_errors
-def up(stack_dir: Path) -> None:
-    """Start the stack, migrate, and keep the platform running until Ctrl-C."""
+def up(stack_dir: Path, ui_port: int, writer_port: int, history: str, no_dagster: bool) -> None:
+    """Start the stack, migrate, and run writers, simulator and Dagster until Ctrl-C."""
+    ports = PlatformPorts(ui=ui_port, first_writer_http=writer_port)
+    _check_ports(ports)
     local = LocalStack(StackLayout.load(stack_dir.absolute()))
     click.echo("starting PostgreSQL+TimescaleDB and Mosquitto ...")
     local.up()
-    url = local.database_url()
-    migrate.upgrade(url)
     supervisor = Supervisor(local.layout.root / "run")
-    click.echo(f"database   {redact(url)}  (edition: {detect_edition_url(url).value}, revision {migrate.current(url)})")
-    click.echo(f"broker     mqtt://127.0.0.1:{local.layout.mqtt_port}")
-    click.echo(f"psql       psql {redact(url)}")
-    click.echo("running — press Ctrl-C to stop everything")
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    owner = supervisor.run_dir / UP_PID
+    owner.write_text(f"{os.getpid()}\n")
     try:
+        url = local.database_url()
+        migrate.upgrade(url)
+        local.ensure_login(WRITER_LOGIN, "tds_writer")
+        for service in platform_services(local, ports, history=history, with_dagster=not no_dagster):
+            supervisor.start(service)
+        _print_where_to_look(local, ports, url, supervisor, no_dagster)
         while True:
             for name, code in supervisor.exited().items():
-                click.echo(f"{name} exited with code {code}; see {supervisor.log_path(name)}")
+                if name != "simulator" or code != 0:
+                    click.echo(f"{name} exited with code {code}; see {supervisor.log_path(name)}", err=True)
             time.sleep(1)
     except KeyboardInterrupt:
         click.echo("\nstopping ...")
     finally:
         supervisor.stop_all()
         local.down()
+        owner.unlink(missing_ok=True)
         click.echo("stopped")
+
+
+def _print_where_to_look(local: LocalStack, ports: PlatformPorts, url: str, supervisor: Supervisor,
+                         no_dagster: bool) -> None:
+    edition = detect_edition_url(url).value
+    click.echo(f"database     {redact(url)}  (TimescaleDB edition: {edition}, revision {migrate.current(url)})")
+    click.echo(f"psql         psql {redact(url)}")
+    click.echo(f"broker       mqtt://127.0.0.1:{local.layout.mqtt_port}  (accounts: {local.broker.credentials_file})")
+    for n in (0, 1):
+        click.echo(f"writer-{n + 1}     http://127.0.0.1:{ports.first_writer_http + n}/health   .../metrics")
+    if not no_dagster:
+        click.echo(f"Dagster UI   http://127.0.0.1:{ports.ui}   (asset lineage, checks, schedules, backfills)")
+    click.echo(f"logs         {supervisor.run_dir}/*.log")
+    click.echo("status       tds status   (in another shell)")
+    click.echo("running — press Ctrl-C to stop everything")
 
 
 @click.command("down")
@@ -52,6 +90,11 @@ def up(stack_dir: Path) -> None:
 def down(stack_dir: Path) -> None:
     """Stop whatever `tds up` started (from another shell), then the stack."""
     layout = StackLayout.load(stack_dir.absolute())
+    owner = read_pid(layout.root / "run" / UP_PID)
+    if owner is not None and pid_alive(owner):
+        # The foreground `tds up` stops its own children and the stack, as on Ctrl-C.
+        os.kill(owner, signal.SIGTERM)
+        wait_for_exit(owner, 60)
     stopped = stop_recorded(layout.root / "run")
     LocalStack(layout).down()
     click.echo(f"stopped {', '.join([*stopped, 'stack'])}")

@@ -27,6 +27,7 @@ class Service:
 class Supervisor:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         self.children: dict[str, subprocess.Popen[bytes]] = {}
 
     def log_path(self, name: str) -> Path:
@@ -36,7 +37,6 @@ class Supervisor:
         return self.run_dir / f"{name}.pid"
 
     def start(self, service: Service) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path(service.name).open("ab")
         child = subprocess.Popen(
             list(service.argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
