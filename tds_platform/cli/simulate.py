@@ -55,11 +55,12 @@ def _addresses(settings: SimulatorSettings, stack_dir: Path) -> dict[str, Broker
 
 
 def _summary(stats: Counter[str]) -> str:
-    return ", ".join(f"{name.replace('_', ' ')} {stats[name]}" for name in SHOWN_STATS if stats[name])
+    shown = [f"{name.replace('_', ' ')} {stats[name]}" for name in SHOWN_STATS if stats[name]]
+    return ", ".join(shown) or "nothing published yet"
 
 
 def _report(stats: Counter[str]) -> None:
-    click.echo(_summary(stats) or "nothing published yet", err=True)
+    click.echo(_summary(stats), err=True)
 
 
 def _rate_option(name: str, what: str) -> Any:
@@ -99,12 +100,14 @@ def simulate(stack_dir: Path, dry_run: bool, **flags: Any) -> None:
     settings = _settings(flags)
     shape = settings.fleet_shape()
     devices = shape.tenants * shape.sites * shape.equipment
+    # Ctrl-C and SIGTERM (from `make up`'s supervisor) end the run between messages, never mid-publish.
+    stop = threading.Event()
     transport: Transport
     if dry_run:
         transport = PrintTransport(sys.stdout)
     else:
         addresses = _addresses(settings, stack_dir)
-        link = FleetLink(addresses, max_inflight=settings.max_inflight)
+        link = FleetLink(addresses, max_inflight=settings.max_inflight, stop=stop)
         try:
             link.open()
         except MqttError as exc:
@@ -115,8 +118,6 @@ def simulate(stack_dir: Path, dry_run: bool, **flags: Any) -> None:
     click.echo(f"{devices} devices ({shape.tenants} tenants x {shape.sites} sites x {shape.equipment} equipment), "
                f"interval {settings.interval}, seed {settings.seed}, faults {settings.faults}"
                + (f", history {settings.history:.0f} s" if settings.history else ""), err=True)
-    # Ctrl-C and SIGTERM (from `make up`'s supervisor) end the run between messages, never mid-publish.
-    stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         stats = run(settings, transport, int(time.time()), report=_report, stop=stop)
@@ -126,3 +127,5 @@ def simulate(stack_dir: Path, dry_run: bool, **flags: Any) -> None:
         if not dry_run:
             link.close()
     click.echo(f"{'stopped' if stop.is_set() else 'done'}: {_summary(stats)}", err=True)
+    if not dry_run and link.dropped:
+        click.echo(f"{link.dropped} messages were not sent: the broker was away when the simulator stopped", err=True)

@@ -11,6 +11,7 @@ import queue
 import secrets
 import ssl
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -21,6 +22,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from tds_platform.simulate.commands import Outgoing
 
 QOS = 1
+STOP_POLL_S = 0.2
 
 
 class MqttError(RuntimeError):
@@ -117,10 +119,13 @@ class TenantConnection:
 class FleetLink:
     """Every tenant's connection, a shared publish window, and the commands devices received."""
 
-    def __init__(self, addresses: dict[str, BrokerAddress], max_inflight: int = 200, timeout_s: float = 10) -> None:
+    def __init__(self, addresses: dict[str, BrokerAddress], max_inflight: int = 200, timeout_s: float = 10,
+                 stop: threading.Event | None = None) -> None:
         self.commands: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.timeout_s = timeout_s
         self.max_inflight = max_inflight
+        self.stop = stop or threading.Event()
+        self.dropped = 0
         self._window: deque[mqtt.MQTTMessageInfo] = deque()
         self._connections = {t: TenantConnection(t, a, self.commands) for t, a in addresses.items()}
 
@@ -137,21 +142,25 @@ class FleetLink:
 
     def publish(self, message: Outgoing) -> None:
         connection = self._connections[message.tenant]
-        while not connection.connected.wait(self.timeout_s):
-            pass  # paho reconnects on its own; readings wait rather than pile up in memory
+        # paho reconnects on its own; readings wait for it rather than pile up in memory.
+        while not connection.connected.wait(STOP_POLL_S):
+            if self.stop.is_set():
+                self.dropped += 1  # shutting down while the broker is away; the device buffer still has it
+                return
         self._window.append(connection.client.publish(message.topic, message.payload, qos=QOS))
         while len(self._window) >= self.max_inflight:
-            self._settle(self._window.popleft())
+            self._settle(self._window.popleft(), time.monotonic() + self.timeout_s)
 
-    def _settle(self, info: mqtt.MQTTMessageInfo) -> None:
+    def _settle(self, info: mqtt.MQTTMessageInfo, deadline: float) -> None:
         # RuntimeError: sent while the connection dropped; paho keeps it and resends it after reconnecting.
         with contextlib.suppress(RuntimeError):
-            info.wait_for_publish(self.timeout_s)
+            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
 
     def flush(self) -> None:
-        """Wait until the broker acknowledged everything published so far."""
+        """Wait (at most timeout_s in all) until the broker acknowledged everything published so far."""
+        deadline = time.monotonic() + self.timeout_s
         while self._window:
-            self._settle(self._window.popleft())
+            self._settle(self._window.popleft(), deadline)
 
     def close(self) -> None:
         self.flush()

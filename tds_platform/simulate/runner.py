@@ -18,7 +18,8 @@ from tds_platform.simulate.fleet import Device, build_fleet
 from tds_platform.simulate.settings import SimulatorSettings
 from tds_platform.simulate.simulation import Simulation, fleet_ticks
 
-REPORT_EVERY_S = 10.0
+REPORT_EVERY_S = 30.0
+STOP_POLL_S = 0.2  # how quickly a waiting live loop notices Ctrl-C / SIGTERM
 
 
 class Transport(Protocol):
@@ -41,6 +42,20 @@ class PrintTransport:
 
     def flush(self) -> None:
         self.stream.flush()
+
+
+class MemoryTransport:
+    """Keeps what would have been published, in order: the expected bytes for tests and benchmarks."""
+
+    def __init__(self) -> None:
+        self.commands: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.sent: list[Outgoing] = []
+
+    def publish(self, message: Outgoing) -> None:
+        self.sent.append(message)
+
+    def flush(self) -> None:
+        """Nothing is in flight in memory."""
 
 
 class SimClock:
@@ -79,10 +94,13 @@ class Runner:
         """Answer every queued command; wait up to `wait_s` for one to arrive (the live loop's sleep)."""
         deadline = time.monotonic() + wait_s
         while True:
+            remaining = deadline - time.monotonic()
             try:
-                topic, payload = self.transport.commands.get(timeout=max(0.0, deadline - time.monotonic()))
+                topic, payload = self.transport.commands.get(timeout=min(max(0.0, remaining), STOP_POLL_S))
             except queue.Empty:
-                return
+                if remaining <= STOP_POLL_S or self.stop.is_set():
+                    return
+                continue
             self._send(self.simulation.command(topic, payload, now))
 
     def _maybe_report(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections import Counter
@@ -13,27 +12,12 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
-from tds_platform.simulate.commands import Outgoing
 from tds_platform.simulate.fleet import tenant_name
 from tds_platform.simulate.mqtt import BrokerAddress, FleetLink, MqttError
 from tds_platform.simulate.payloads import iso
-from tds_platform.simulate.runner import run
+from tds_platform.simulate.runner import MemoryTransport, run
 from tds_platform.simulate.settings import SimulatorSettings
 from tds_platform.stack import LocalStack
-
-
-class Capture:
-    """A transport that keeps what would have been published (the expected bytes)."""
-
-    def __init__(self) -> None:
-        self.commands: queue.Queue[tuple[str, bytes]] = queue.Queue()
-        self.sent: list[Outgoing] = []
-
-    def publish(self, message: Outgoing) -> None:
-        self.sent.append(message)
-
-    def flush(self) -> None:
-        pass
 
 
 class Subscriber:
@@ -85,7 +69,7 @@ def test_history_reaches_the_broker_byte_for_byte_with_faults(stack: LocalStack,
     settings = SimulatorSettings(tenants=2, sites=1, equipment=2, seed=11, history="30m", duration=0, faults="demo",
                                  duplicate_rate=0.05, malformed_rate=0.05, late_rate=0.05)
     now = int(time.time())
-    expected = Capture()
+    expected = MemoryTransport()
     run(settings, expected, now)
     link = device_link(stack, settings)
     try:
@@ -107,7 +91,7 @@ def test_resend_over_mqtt_returns_what_a_gap_kept_back(stack: LocalStack, subscr
     settings = SimulatorSettings(tenants=1, sites=1, equipment=2, seed=5, history="2h", gap_rate=1.0, gap_min="10m",
                                  gap_max="10m")
     now = int(time.time())
-    history = Capture()
+    history = MemoryTransport()
     run(settings.model_copy(update={"duration": 0}), history, now)
     link, stop = device_link(stack, settings), threading.Event()
     live = threading.Thread(target=run, args=(settings, link, now), kwargs={"stop": stop}, daemon=True)
