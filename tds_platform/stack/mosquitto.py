@@ -33,10 +33,12 @@ from tds_platform.stack.processes import (
 WRITER_USER = "tds-ingest"
 PLATFORM_USER = "tds-platform"
 
+# The production broker ships the same rules (deploy/mosquitto/acl); tests/deploy keeps them equal.
 ACL = """\
 # written by `tds stack up`. Nothing is anonymous; devices publish only under their own tenant.
 user tds-ingest
 topic read tds/#
+topic read $SYS/broker/uptime
 
 user tds-platform
 topic write tds/+/+/+/cmd
