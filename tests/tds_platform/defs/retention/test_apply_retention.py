@@ -1,0 +1,104 @@
+"""Retention against real databases: exactly the rows older than the policy go, nothing newer."""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import psycopg
+import pytest
+
+from tds_platform.db.edition import Edition, detect_edition_url
+from tds_platform.db.engine import engine_for
+from tds_platform.defs.resources import DatabaseResource
+from tds_platform.defs.retention.apply import apply_retention
+from tds_platform.defs.retention.jobs import build_retention_job
+from tds_platform.defs.retention.policy import TARGETS_BY_ASSET, RetentionSettings
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+D = timedelta(days=1)
+S = timedelta(seconds=1)
+
+# age -> kept? (a negative age is a future-dated row from a device with a skewed clock)
+RAW_AGES = {40 * D: False, 35 * D: False, 31 * D: False, 30 * D + S: False, 30 * D - S: True, D: True,
+            -400 * D: True}
+MINUTE_AGES = {91 * D: False, 89 * D: True, -D: True}
+HOUR_AGES = {800 * D: False, 700 * D: True}
+DAY_AGES = {3000 * D: True, D: True}
+DLQ_AGES = {15 * D: False, 14 * D + S: False, 13 * D: True, -D: True}
+
+
+def seed(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO tds.equipment (tenant, equipment) VALUES ('acme', 'pump-1')")
+        series = conn.execute("INSERT INTO tds.metric_spec (tenant, equipment, metric) "
+                              "VALUES ('acme', 'pump-1', 'flow') RETURNING series_id").fetchone()[0]
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO tds.telemetry_raw (series_id, ts, value) VALUES (%s, %s, 1)",
+                            [(series, NOW - age) for age in RAW_AGES])
+            for table, ages in (("telemetry_1m_data", MINUTE_AGES), ("telemetry_1h_data", HOUR_AGES),
+                                ("telemetry_1d_data", DAY_AGES)):
+                cur.executemany(f"INSERT INTO tds.{table} (series_id, bucket, n) VALUES (%s, %s, 1)",  # fixed names
+                                [(series, NOW - age) for age in ages])
+            cur.executemany("INSERT INTO tds.dlq (received_at, topic, payload, reason) VALUES (%s, 't', 'x', 'r')",
+                            [(NOW - age,) for age in DLQ_AGES])
+
+
+def remaining(url: str, table: str, column: str) -> set[datetime]:
+    with psycopg.connect(url) as conn:
+        return {row[0] for row in conn.execute(f"SELECT {column} FROM tds.{table}")}  # fixed names only
+
+
+def kept(ages: dict[timedelta, bool]) -> set[datetime]:
+    return {NOW - age for age, keep in ages.items() if keep}
+
+
+def test_exactly_the_expired_rows_go_and_future_dated_rows_stay(any_database: str) -> None:
+    seed(any_database)
+    settings = RetentionSettings(delete_batch_rows=2)  # several batches for raw
+    outcomes = apply_retention(engine_for(any_database), detect_edition_url(any_database), settings, NOW)
+
+    assert remaining(any_database, "telemetry_raw", "ts") == kept(RAW_AGES)
+    assert remaining(any_database, "telemetry_1m_data", "bucket") == kept(MINUTE_AGES)
+    assert remaining(any_database, "telemetry_1h_data", "bucket") == kept(HOUR_AGES)
+    assert remaining(any_database, "telemetry_1d_data", "bucket") == kept(DAY_AGES)
+    assert remaining(any_database, "dlq", "received_at") == kept(DLQ_AGES)
+
+    by_asset = {outcome.target.asset_key: outcome for outcome in outcomes}
+    raw = by_asset["telemetry"]
+    assert raw.cutoff == NOW - 30 * D
+    if detect_edition_url(any_database) is Edition.APACHE:
+        assert len(raw.chunks_dropped) >= 2  # whole day-chunks 40 and 35 days old go with drop_chunks ...
+        assert raw.rows_deleted >= 1  # ... the chunk straddling the cutoff is trimmed by DELETE
+    else:
+        assert raw.rows_deleted == 4
+    assert by_asset["telemetry_1d"].metadata()["policy_days"] == "kept forever"
+    assert by_asset["dlq"].rows_deleted == 2
+
+
+def test_rerun_is_a_no_op(database_url: str) -> None:
+    seed(database_url)
+    engine, edition = engine_for(database_url), detect_edition_url(database_url)
+    apply_retention(engine, edition, RetentionSettings(), NOW)
+    again = apply_retention(engine, edition, RetentionSettings(), NOW)
+    assert all(o.rows_deleted == 0 and not o.chunks_dropped for o in again)
+
+
+def test_job_reports_what_was_dropped_on_the_assets(database_url: str) -> None:
+    seed(database_url)
+    job = build_retention_job(RetentionSettings())
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, resources={"database": DatabaseResource(url=database_url)})
+        assert result.success
+        observed = {event.asset_key.to_user_string(): event.metadata for event in result.asset_observations_for_node(
+            "apply_retention_policy")}
+    assert set(observed) == {"telemetry", "telemetry_1m", "telemetry_1h", "telemetry_1d", "dlq"}
+    assert observed["dlq"]["rows_deleted"].value == 2
+    assert observed["telemetry_1m"]["rows_deleted"].value == 1
+    cutoff = datetime.fromisoformat(observed["telemetry"]["cutoff"].value)
+    assert abs(cutoff - (NOW - 30 * D)) < timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("days", [None, 30.0])
+def test_cutoff_is_the_clock_minus_the_policy_never_the_data(days: float | None) -> None:
+    settings = RetentionSettings(raw_days=days)
+    cutoff = settings.cutoff(TARGETS_BY_ASSET["telemetry"], NOW)
+    assert cutoff == (None if days is None else NOW - 30 * D)
