@@ -50,7 +50,10 @@ def _addresses(settings: SimulatorSettings, stack_dir: Path) -> dict[str, Broker
     tenants = [tenant_name(n) for n in range(1, settings.tenants + 1)]
     if settings.mqtt_url:
         return {t: BrokerAddress.parse(settings.mqtt_url.replace("{tenant}", t)) for t in tenants}
-    local = LocalStack(StackLayout.load(stack_dir.absolute()))
+    layout = StackLayout.load(stack_dir.absolute())
+    if not layout.state_file.exists():
+        raise click.ClickException(f"no local stack in {stack_dir}: start one with `tds stack up`, or pass --mqtt-url")
+    local = LocalStack(layout)
     return {t: BrokerAddress.parse(local.device_mqtt_url(t)) for t in tenants}
 
 
@@ -106,9 +109,9 @@ def simulate(stack_dir: Path, dry_run: bool, **flags: Any) -> None:
     if dry_run:
         transport = PrintTransport(sys.stdout)
     else:
-        addresses = _addresses(settings, stack_dir)
-        link = FleetLink(addresses, max_inflight=settings.max_inflight, stop=stop)
         try:
+            addresses = _addresses(settings, stack_dir)
+            link = FleetLink(addresses, max_inflight=settings.max_inflight, stop=stop)
             link.open()
         except MqttError as exc:
             raise click.ClickException(str(exc)) from exc

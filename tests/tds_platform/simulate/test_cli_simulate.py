@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 from click.testing import CliRunner
 
 from tds_platform.cli.main import cli
+from tds_platform.stack import LocalStack
 
 SMALL = ["simulate", "--dry-run", "--tenants", "1", "--sites", "1", "--equipment", "2", "--seed", "9"]
 
@@ -42,3 +45,21 @@ def test_unreachable_broker_is_one_sentence() -> None:
     assert result.exit_code == 1
     assert "cannot reach the MQTT broker at mqtt://acme@127.0.0.1:1" in result.stderr
     assert "pw" not in result.stderr
+
+
+def test_bad_mqtt_url_and_missing_stack_are_one_sentence(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["simulate", "--mqtt-url", "http://broker:1883"])
+    assert result.exit_code == 1
+    assert "Error: the MQTT URL must look like mqtt://user:password@host:port" in result.stderr
+    result = CliRunner().invoke(cli, ["simulate", "--stack-dir", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert "no local stack in" in result.stderr
+    assert not (tmp_path / "none").exists()  # no accounts written into a stack that does not exist
+
+
+def test_local_stack_accounts_are_used_by_default(stack: LocalStack) -> None:
+    result = CliRunner().invoke(cli, ["simulate", "--stack-dir", str(stack.layout.root), "--history", "1m",
+                                      "--duration", "0", "--tenants", "1", "--sites", "1", "--equipment", "1"])
+    assert result.exit_code == 0, result.output
+    assert f"publishing to mqtt://acme@127.0.0.1:{stack.layout.mqtt_port}" in result.stderr
+    assert "done: published 6" in result.stderr
