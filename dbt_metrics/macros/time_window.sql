@@ -13,10 +13,8 @@
         {{ exceptions.raise_compiler_error("var '" ~ name ~ "' must be an ISO date or timestamp such as 2026-03-01 or 2026-03-01T00:00:00Z") }}
     {%- endif -%}
     {%- set parsed = modules.datetime.datetime.fromisoformat(text.replace('Z', '+00:00')) -%}
-    {%- if parsed.tzinfo is none -%}
-        {%- set parsed = parsed.replace(tzinfo=modules.datetime.timezone.utc) -%}
-    {%- endif -%}
-    {{ return("'" ~ parsed.isoformat() ~ "'::timestamptz") }}
+    {%- set offset = '+00:00' if parsed.tzinfo is none else '' -%}
+    {{ return("'" ~ parsed.isoformat() ~ offset ~ "'::timestamptz") }}
 {%- endmacro %}
 
 {#- First instant of the window as a timestamptz expression, truncated to `grain` (hour | day). -#}

@@ -71,9 +71,13 @@ class Fleet:
         return [r for r in self.readings
                 if r.series.equipment == equipment and (metric is None or r.series.metric == metric)]
 
-    def query(self, sql: str, params: dict | None = None, *, user: str | None = None) -> list[dict]:
+    def query_url(self, user: str | None = None) -> str:
+        """libpq URL of the database, as `user` when given (the test clusters trust local logins)."""
         url = make_url(self.url).set(username=user) if user else make_url(self.url)
-        with psycopg.connect(libpq_url(url.render_as_string(hide_password=False)), row_factory=dict_row) as conn:
+        return libpq_url(url.render_as_string(hide_password=False))
+
+    def query(self, sql: str, params: dict | None = None, *, user: str | None = None) -> list[dict]:
+        with psycopg.connect(self.query_url(user), row_factory=dict_row) as conn:
             return conn.execute(sql, params or {}).fetchall()
 
 
