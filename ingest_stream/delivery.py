@@ -25,6 +25,7 @@ class Delivery:
     topic: str
     payload: bytes
     received_at: float  # wall clock (time.time()) at receipt
+    settled: bool = False  # acknowledged already: a packet id is acked at most once
 
 
 class AckLedger:
@@ -55,10 +56,12 @@ class AckLedger:
             return Delivery(self, self._generation, mid, qos, topic, payload, received_at)
 
     def settle(self, delivery: Delivery) -> bool:
-        """Acknowledge a committed delivery; False if its connection is gone (it will come again)."""
+        """Acknowledge a committed delivery; False if its connection is gone (it will come again) or
+        it was settled before (a second PUBACK for the id could acknowledge a later message)."""
         with self._lock:
-            if delivery.generation != self._generation or self._transport is None:
+            if delivery.settled or delivery.generation != self._generation or self._transport is None:
                 return False
+            delivery.settled = True
             self._pending -= 1
             if delivery.qos > 0:
                 self._transport.ack(delivery.mid, delivery.qos)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import re
 import socket
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -119,11 +119,19 @@ class IngestSettings(BaseSettings):
         return f"tds-ingest-{scope}-{self.instance_id}"
 
 
+_SECRET_QUERY_KEYS = {"password", "sslpassword"}
+
+
 def redact_url(url: str) -> str:
-    """scheme://user:***@host:port/path — never print a password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = unquote(parts.username or "")
-    return parts._replace(netloc=f"{user}:***@{netloc}").geturl()
+    """scheme://user:***@host:port/path — never print a password, in the netloc or in the query
+    (libpq accepts `?password=...`)."""
+    parts = original = urlsplit(url)
+    if parts.password is not None:
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        user = unquote(parts.username or "")
+        parts = parts._replace(netloc=f"{user}:***@{netloc}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key in _SECRET_QUERY_KEYS for key, _ in query):
+        redacted = [(key, "***" if key in _SECRET_QUERY_KEYS else value) for key, value in query]
+        parts = parts._replace(query=urlencode(redacted, safe="*"))
+    return url if parts == original else parts.geturl()

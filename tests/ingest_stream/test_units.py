@@ -1,0 +1,198 @@
+"""The writer's small correctness-critical objects, without a network: ack ledger, batch, settings, acks.
+
+No servers here: each test states one rule the stream writer's guarantees depend on.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from ingest_stream.batch import Batch
+from ingest_stream.delivery import AckLedger, Delivery
+from ingest_stream.records import CommandAck, DeadLetter, DeadLetterReason, Event, Parsed, Quality, Reading
+from ingest_stream.settings import Coordination, IngestSettings, redact_url
+from ingest_stream.store.writer import latest_acks
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+class RecordingTransport:
+    """Stands in for the paho client: records the acks the ledger sends (our own protocol, not a library)."""
+
+    def __init__(self) -> None:
+        self.acks: list[tuple[int, int]] = []
+
+    def ack(self, mid: int, qos: int) -> None:
+        self.acks.append((mid, qos))
+
+
+def _receive(ledger: AckLedger, mid: int, qos: int = 1) -> Delivery:
+    return ledger.received(mid, qos, "tds/t/s/e/telem", b"{}", time.time())
+
+
+# --- AckLedger ---------------------------------------------------------------------------------
+
+def test_ledger_acks_a_committed_delivery_of_the_current_connection_once() -> None:
+    ledger, transport = AckLedger("own"), RecordingTransport()
+    ledger.connected(transport)
+    first, second = _receive(ledger, 7), _receive(ledger, 8)
+    assert ledger.pending == 2
+    assert ledger.settle(first) is True
+    assert transport.acks == [(7, 1)]
+    assert ledger.pending == 1
+    assert ledger.settle(first) is False, "a delivery settled twice must not be acknowledged twice"
+    assert transport.acks == [(7, 1)]
+    assert ledger.pending == 1
+    assert ledger.settle(second) is True
+    assert transport.acks == [(7, 1), (8, 1)]
+    assert ledger.pending == 0
+
+
+def test_ledger_never_acks_a_delivery_from_an_earlier_connection() -> None:
+    ledger, old, new = AckLedger("own"), RecordingTransport(), RecordingTransport()
+    ledger.connected(old)
+    stale = _receive(ledger, 5)
+    ledger.disconnected()
+    assert ledger.settle(stale) is False
+    ledger.connected(new)
+    redelivered = _receive(ledger, 5)  # the broker resends it, possibly with the same packet id
+    assert ledger.settle(stale) is False, "a packet id of the old connection means another message now"
+    assert old.acks == [] and new.acks == []
+    assert ledger.pending == 1
+    assert ledger.settle(redelivered) is True
+    assert new.acks == [(5, 1)]
+    assert ledger.pending == 0
+
+
+def test_ledger_settles_nothing_while_disconnected_and_counts_only_the_live_connection() -> None:
+    ledger, transport = AckLedger("own"), RecordingTransport()
+    ledger.connected(transport)
+    pending = [_receive(ledger, mid) for mid in range(1, 4)]
+    ledger.disconnected()
+    assert ledger.pending == 0
+    assert [ledger.settle(d) for d in pending] == [False, False, False]
+    assert transport.acks == []
+
+
+def test_ledger_settles_qos0_without_sending_an_ack() -> None:
+    ledger, transport = AckLedger("own"), RecordingTransport()
+    ledger.connected(transport)
+    delivery = _receive(ledger, 0, qos=0)
+    assert ledger.settle(delivery) is True
+    assert transport.acks == []
+    assert ledger.pending == 0
+
+
+# --- Batch -------------------------------------------------------------------------------------
+
+def _reading(metric: str, seconds: int = 0) -> Reading:
+    return Reading("t", "s", "e", metric, T0 + timedelta(seconds=seconds), 1.0, None, None, Quality.GOOD)
+
+
+def test_batch_collects_deliveries_and_flattens_what_they_produced() -> None:
+    ledger = AckLedger("own")
+    batch = Batch()
+    assert len(batch) == 0 and batch.age_s() == 0.0
+    event = Event(T0, "t", "s", "e", "alarm", "warning", {"code": 1})
+    ack = CommandAck("t", "e", "c-1", "done", None, T0)
+    letter = DeadLetter("tds/t/s/e/telem", b"\xff", DeadLetterReason.INVALID_UTF8, "not UTF-8")
+    produced = [Parsed(readings=(_reading("a"), _reading("b"))), Parsed(events=(event,)), Parsed(acks=(ack,)),
+                Parsed(dead_letter=letter), Parsed()]
+    deliveries = [_receive(ledger, mid) for mid in range(len(produced))]
+    for delivery, parsed in zip(deliveries, produced, strict=True):
+        batch.add(delivery, parsed)
+    assert len(batch) == 5
+    assert [r.metric for r in batch.readings()] == ["a", "b"]
+    assert batch.events() == [event]
+    assert batch.acks() == [ack]
+    assert batch.dead_letters() == [letter]
+    parts = batch.split()
+    assert [len(p) for p in parts] == [1] * 5
+    assert [(p.deliveries[0], p.parsed[0]) for p in parts] == list(zip(deliveries, produced, strict=True))
+
+
+def test_batch_age_counts_from_its_first_delivery() -> None:
+    ledger = AckLedger("own")
+    batch = Batch()
+    time.sleep(0.05)  # an empty batch has no age, however long ago it was created
+    batch.add(_receive(ledger, 1), Parsed())
+    assert batch.age_s() < 0.04
+    time.sleep(0.05)
+    batch.add(_receive(ledger, 2), Parsed())
+    assert batch.age_s() >= 0.05
+
+
+# --- Settings ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("fields", "complaint"), [
+    ({"coordination": "shared"}, "needs a group"),
+    ({"coordination": "shared", "mqtt_group": "g", "mqtt_protocol": "3.1.1"}, "need MQTT 5"),
+    ({"batch_size": 500, "receive_maximum": 100}, "receive maximum"),
+    ({"instance_id": "a b"}, "instance_id"),
+    ({"instance_id": "x" * 65}, "instance_id"),
+    ({"mqtt_group": "g/#"}, "mqtt_group"),
+    ({"mqtt_protocol": "4"}, "mqtt_protocol"),
+    ({"mqtt_qos": 3}, "mqtt_qos"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"coordination": "raft"}, "coordination"),
+])
+def test_settings_refuse_inconsistent_values(fields: dict[str, object], complaint: str) -> None:
+    with pytest.raises(ValidationError, match=complaint):
+        IngestSettings(instance_id=str(fields.pop("instance_id", "i-1")), **fields)
+
+
+def test_settings_derive_coordination_window_and_client_id() -> None:
+    solo = IngestSettings(instance_id="a")
+    assert solo.effective_coordination is Coordination.NONE
+    assert solo.client_id == "tds-ingest-solo-a"
+    assert solo.effective_receive_maximum == 2 * solo.batch_size
+    shared = IngestSettings(instance_id="a", mqtt_group="g", batch_size=40_000)
+    assert shared.effective_coordination is Coordination.SHARED
+    assert shared.client_id == "tds-ingest-g-a"
+    assert shared.effective_receive_maximum == 65_535
+    old_broker = IngestSettings(instance_id="a", mqtt_group="g", mqtt_protocol="3.1.1")
+    assert old_broker.effective_coordination is Coordination.NONE
+    leaders = [IngestSettings(instance_id=i, mqtt_group="g", coordination="lease") for i in ("a", "b")]
+    assert {s.client_id for s in leaders} == {"tds-ingest-g-leader"}, "lease candidates share the role's session"
+
+
+def test_settings_come_from_tds_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TDS_MQTT_GROUP", "writers")
+    monkeypatch.setenv("TDS_BATCH_SIZE", "300")
+    monkeypatch.setenv("TDS_INSTANCE_ID", "w-9")
+    settings = IngestSettings()
+    assert (settings.mqtt_group, settings.batch_size, settings.instance_id) == ("writers", 300, "w-9")
+    assert IngestSettings(batch_size=5).batch_size == 5, "an explicit flag beats the environment"
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("mqtt://tds-ingest:s3cret@broker:1883", "mqtt://tds-ingest:***@broker:1883"),
+    ("postgresql://writer:p%40ss@db:5432/tds", "postgresql://writer:***@db:5432/tds"),
+    ("postgresql://writer:p@ss@db/tds", "postgresql://writer:***@db/tds"),
+    ("postgresql://writer@db/tds", "postgresql://writer@db/tds"),
+    ("postgresql://writer@db/tds?password=s3cret&sslmode=require", "postgresql://writer@db/tds?password=***&sslmode=require"),
+    ("mqtts://broker:8883", "mqtts://broker:8883"),
+])
+def test_redact_url_never_shows_a_password(url: str, shown: str) -> None:
+    redacted = redact_url(url)
+    assert redacted == shown
+    assert "s3cret" not in redacted and "p@ss" not in redacted and "p%40ss" not in redacted
+
+
+# --- latest_acks -------------------------------------------------------------------------------
+
+def test_latest_acks_keeps_the_newest_status_per_command() -> None:
+    accepted = CommandAck("t", "e", "c-1", "accepted", None, T0)
+    done = CommandAck("t", "e", "c-1", "done", None, T0 + timedelta(seconds=1))
+    late_accepted = CommandAck("t", "e", "c-1", "accepted", None, T0)
+    same_time_error = CommandAck("t", "e", "c-1", "error", "x", T0 + timedelta(seconds=1))
+    other_equipment = CommandAck("t", "e2", "c-1", "done", None, T0)
+    assert latest_acks([accepted, done, late_accepted]) == [done]
+    assert latest_acks([done, accepted]) == [done]
+    assert latest_acks([done, same_time_error]) == [same_time_error], "on a tie the later message wins"
+    assert sorted(latest_acks([accepted, other_equipment]), key=lambda a: a.equipment) == [accepted, other_equipment]
+    assert latest_acks([]) == []
