@@ -1,0 +1,94 @@
+"""Smoke test of `tds up` (what `make up` runs): the whole platform starts, data lands, the
+Dagster UI serves the lineage graph, and Ctrl-C stops everything it started."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tds_platform.stack.layout import free_port
+from tds_platform.stack.processes import pid_alive
+
+TDS = str(Path(sys.executable).parent / "tds")
+LINEAGE_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+
+
+def _get(url: str, body: bytes | None = None) -> bytes:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read()
+
+
+def _wait(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except (OSError, ValueError, psycopg.Error) as exc:
+            last_error = exc
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what} (last error: {last_error})")
+
+
+@pytest.fixture
+def platform() -> Iterator[dict[str, object]]:
+    root = Path(tempfile.mkdtemp(prefix="tds-up-"))
+    root.chmod(0o755)
+    ports = {"pg": free_port(), "mqtt": free_port(), "ui": free_port(), "writer": free_port()}
+    log = (root / "up.log").open("wb")
+    proc = subprocess.Popen(
+        [TDS, "up", "--stack-dir", str(root), "--pg-port", str(ports["pg"]), "--mqtt-port", str(ports["mqtt"]),
+         "--ui-port", str(ports["ui"]), "--writer-port", str(ports["writer"]), "--history", "30m"],
+        stdout=log, stderr=subprocess.STDOUT)
+    yield {"proc": proc, "root": root, **ports}
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=90)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_make_up_runs_the_platform_and_ctrl_c_stops_it(platform: dict) -> None:  # type: ignore[type-arg]
+    proc: subprocess.Popen[bytes] = platform["proc"]
+    root: Path = platform["root"]
+    _wait(lambda: b"press Ctrl-C" in (root / "up.log").read_bytes(), 120, "tds up to report it is running")
+    for n in (0, 1):
+        _wait(lambda n=n: json.loads(_get(f"http://127.0.0.1:{platform['writer'] + n}/health"))["status"] == "ok",
+              30, f"writer {n + 1} healthy")
+    url = f"postgresql://postgres@127.0.0.1:{platform['pg']}/tds"
+
+    def readings() -> int:
+        with psycopg.connect(url) as conn:
+            return int(conn.execute("SELECT count(*) FROM tds.telemetry_raw").fetchone()[0])
+
+    _wait(lambda: readings() > 1000, 60, "the simulator's history to land")
+
+    def lineage() -> dict[str, list[str]]:
+        body = json.dumps({"query": LINEAGE_QUERY}).encode()
+        nodes = json.loads(_get(f"http://127.0.0.1:{platform['ui']}/graphql", body))["data"]["assetNodes"]
+        return {"/".join(n["assetKey"]["path"]): ["/".join(d["path"]) for d in n["dependencyKeys"]] for n in nodes}
+
+    _wait(lambda: "telemetry_1m" in lineage(), 120, "the Dagster UI to serve the asset graph")
+    graph = lineage()
+    assert "telemetry" in graph["telemetry_1m"]
+    assert "telemetry_1m" in graph["telemetry_1h"]
+
+    pids = [int(p.read_text()) for p in (root / "run").glob("*.pid")]
+    assert len(pids) == 4  # two writers, the simulator, Dagster
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=90) == 0
+    time.sleep(1)
+    assert not [pid for pid in pids if pid_alive(pid)]
+    assert b"stopped" in (root / "up.log").read_bytes()
