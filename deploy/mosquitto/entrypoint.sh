@@ -16,6 +16,6 @@ mosquitto_passwd -b "$passwd" tds-ingest "$TDS_MQTT_INGEST_PASSWORD"
 mosquitto_passwd -b "$passwd" tds-platform "$TDS_MQTT_PLATFORM_PASSWORD"
 # Mosquitto drops to its own user before it reads the file (and again on every SIGHUP reload).
 if [ "$(id -u)" = 0 ]; then
-    chown mosquitto: "$passwd"
+    chown mosquitto:mosquitto "$passwd"
 fi
 exec mosquitto -c "$config"

@@ -130,6 +130,16 @@ class LocalMosquitto:
         self.reload()
         return creds[username]
 
+    def remove_user(self, username: str) -> None:
+        """Revoke an account (a device tenant); a running broker refuses new logins with it at once."""
+        if username in (WRITER_USER, PLATFORM_USER):
+            raise StackError(f"{username!r} is a service account of the platform and cannot be removed")
+        creds = self.credentials()
+        if creds.pop(username, None) is None:
+            raise StackError(f"no MQTT account {username!r} in the local stack")
+        self._write_password_file(creds)
+        self.reload()
+
     def _write_password_file(self, creds: dict[str, str]) -> None:
         mqtt_dir = self.layout.mqtt_dir
         mqtt_dir.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from tds_platform.stack import LocalStack
+from tds_platform.stack import LocalStack, StackError
 from tds_platform.stack.layout import free_port
 from tds_platform.stack.mosquitto import ACL, PLATFORM_USER, WRITER_USER
 from tds_platform.stack.processes import chown_tree, service_user, wait_for_port
@@ -215,7 +215,6 @@ class ProductionBroker:
         """The documented way (deploy/mosquitto/conf.d/README): mosquitto_passwd, then SIGHUP."""
         password = secrets.token_urlsafe(12)
         subprocess.run(["mosquitto_passwd", "-b", str(self.passwd), tenant, password], check=True)
-        chown_tree(self.passwd.parent, service_user("mosquitto"))
         assert self.process is not None
         self.process.send_signal(signal.SIGHUP)
         self._wait_for_login(f"mqtt://{tenant}:{password}@127.0.0.1:{self.port}")
@@ -350,6 +349,19 @@ def test_writer_account_cannot_publish(broker: Broker, sessions: Callable[..., S
     sessions(broker.device_url(tenant)).publish(f"tds/{tenant}/site/pump-1/telem", b"sentinel")
     assert observer.next_message().payload == b"sentinel"
     assert observer.messages.empty()
+
+
+def test_local_stack_revokes_a_device_account(stack: LocalStack, sessions: Callable[..., Session]) -> None:
+    tenant = _tenant()
+    url = stack.device_mqtt_url(tenant)
+    stack.broker.remove_user(tenant)
+    deadline = time.monotonic() + TIMEOUT_S  # the reload is asynchronous
+    while sessions(url).connack_code == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sessions(url).connack_code in (BAD_CREDENTIALS, NOT_AUTHORIZED)
+    with pytest.raises(StackError, match="service account"):
+        stack.broker.remove_user(WRITER_USER)
+    assert sessions(stack.writer_mqtt_url()).connack_code == 0
 
 
 # --- the shipped production config ------------------------------------------------------------
