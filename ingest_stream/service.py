@@ -60,7 +60,8 @@ class IngestService:
             self.lease = Lease(settings.database_url, f"ingest:{settings.mqtt_group or 'solo'}",
                                settings.instance_id, settings.lease_ttl_s)
         self.store: Store = DryRunStore() if settings.dry_run else TelemetryStore(
-            settings.database_url, settings.instance_id, fence=self.lease.fence if self.lease else None)
+            settings.database_url, settings.instance_id, fence=self.lease.fence if self.lease else None,
+            idle_in_transaction_timeout_s=settings.lease_ttl_s if self.lease else None)
         self.health = HealthState(instance_id=settings.instance_id, mode=self.mode)
         self.pipeline = Pipeline(self.parser.parse, self.store, self.metrics, self.health, settings.batch_size,
                                  settings.batch_max_age_ms / 1000)

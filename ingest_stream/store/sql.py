@@ -9,6 +9,8 @@ CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
 ) ON COMMIT DELETE ROWS
 """
 
+SET_IDLE_IN_TRANSACTION_TIMEOUT = "SELECT set_config('idle_in_transaction_session_timeout', %s, false)"
+
 COPY_STAGING = "COPY ingest_staging (series_id, ts, value, value_text, quality) FROM STDIN (FORMAT BINARY)"
 STAGING_TYPES = ["int4", "timestamptz", "float8", "text", "int2"]
 

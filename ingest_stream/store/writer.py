@@ -57,10 +57,14 @@ def latest_acks(acks: list[CommandAck]) -> list[CommandAck]:
 
 class TelemetryStore:
     def __init__(self, url: str, instance_id: str, fence: Fence | None = None,
-                 last_seen_interval_s: float = 5.0, connect_timeout_s: int = 5) -> None:
+                 last_seen_interval_s: float = 5.0, connect_timeout_s: int = 5,
+                 idle_in_transaction_timeout_s: float | None = None) -> None:
         self.url = url
         self.instance_id = instance_id
         self.fence = fence
+        # With a fence, a process frozen between the fence's row lock and COMMIT would block the
+        # next leader's lease takeover forever; the server ends such a session after this long.
+        self.idle_in_transaction_timeout_s = idle_in_transaction_timeout_s
         self.registry = SeriesRegistry()
         self.connect_timeout_s = connect_timeout_s
         self._conn: psycopg.Connection | None = None
@@ -72,6 +76,9 @@ class TelemetryStore:
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout_s,
                                    application_name=f"tds-ingest:{self.instance_id}")
             conn.execute(sql.STAGING)
+            if self.idle_in_transaction_timeout_s is not None:
+                timeout_ms = int(self.idle_in_transaction_timeout_s * 1000)
+                conn.execute(sql.SET_IDLE_IN_TRANSACTION_TIMEOUT, (f"{timeout_ms}ms",))
             self._conn = conn
         return self._conn
 

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,6 +51,28 @@ def as_user(url: str, user: str) -> str:
 def v1(metric_values: dict[str, float], ts: datetime) -> bytes:
     points = [{"name": name, "t": "float", "v": value} for name, value in metric_values.items()]
     return json.dumps({"schema": "v1", "ts": ts.isoformat().replace("+00:00", "Z"), "points": points}).encode()
+
+
+def wait_until(predicate: Callable[[], object], timeout_s: float, what: str, interval_s: float = 0.1) -> None:
+    """Poll until `predicate()` is truthy; fail with `what` (a sentence about the expected state)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting until {what}")
+        time.sleep(interval_s)
+
+
+def parse_metrics(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Prometheus text exposition -> {(sample name, labels): value}."""
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        head, value = line.rsplit(" ", 1)
+        name, _, label_text = head.partition("{")
+        labels = frozenset(tuple(pair.split("=", 1)) for pair in label_text.rstrip("}").split(",") if pair)
+        samples[(name, frozenset((k, v.strip('"')) for k, v in labels))] = float(value)
+    return samples
 
 
 def wipe_session(url: str, client_id: str) -> None:
@@ -153,6 +175,34 @@ class WriterProcess:
             time.sleep(0.1)
         raise AssertionError(f"writer not ready: {self.log_path.read_text()[-2000:]}")
 
+    def wait_healthy(self, timeout_s: float = 20) -> WriterProcess:
+        """Ready as an active writer or as a lease standby (which has no MQTT connection)."""
+        def healthy() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"writer exited with {self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
+            try:
+                code, body = self.health()
+            except (OSError, ValueError):
+                return False
+            return code == 200 and (body["standby"] or body["mqtt"]["connected"])
+
+        wait_until(healthy, timeout_s, f"the writer is healthy ({self.log_path})")
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=2) as response:
+            return parse_metrics(response.read().decode())
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples called `name` whose labels include `labels`."""
+        wanted = set(labels.items())
+        return sum(v for (sample, have), v in self.metrics().items() if sample == name and wanted <= have)
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
@@ -163,12 +213,51 @@ class WriterProcess:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a test may have paused it
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class PublishRun:
+    """Readings published from a thread at a steady rate, so a test can inject a fault mid-stream."""
+
+    def __init__(self, rig: IngestRig, publisher: Publisher, count: int, per_second: float,
+                 equipment: str, start: datetime) -> None:
+        self.rig = rig
+        self.publisher = publisher
+        self.count = count
+        self.per_second = per_second
+        self.equipment = equipment
+        self.start = start
+        self.sent: dict[int, datetime] = {}
+        self.published = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="publish-run", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        began = time.monotonic()
+        for i in range(self.count):
+            ts = self.start + timedelta(seconds=i)
+            mid = self.publisher.publish(self.rig.topic(self.equipment), v1({"temp": float(i)}, ts))
+            with self._lock:
+                self.sent[mid] = ts
+                self.published = i + 1
+            ahead = (i + 1) / self.per_second - (time.monotonic() - began)
+            if ahead > 0:
+                time.sleep(ahead)
+
+    def wait_published(self, count: int, timeout_s: float = 30) -> None:
+        wait_until(lambda: self.published >= count, timeout_s, f"{count} readings are published")
+
+    def join(self, timeout_s: float = 60) -> dict[int, datetime]:
+        self._thread.join(timeout_s)
+        assert not self._thread.is_alive(), "the publishing thread did not finish"
+        return dict(self.sent)
 
 
 @dataclass
@@ -228,6 +317,10 @@ class IngestRig:
                 time.sleep(pause_s)
         return sent
 
+    def publish_in_background(self, publisher: Publisher, count: int, per_second: float = 1000,
+                              equipment: str = "ch-1", start: datetime = BASE_TS) -> PublishRun:
+        return PublishRun(self, publisher, count, per_second, equipment, start)
+
     def query(self, sql: str, *params: object) -> list[tuple]:
         with psycopg.connect(self.database_url) as conn:
             return conn.execute(sql, params).fetchall()
@@ -247,6 +340,14 @@ class IngestRig:
         rows = self.query("SELECT ts FROM tds.telemetry WHERE tenant = %s AND equipment = %s ORDER BY ts",
                           self.tenant, equipment)
         return [r[0] for r in rows]
+
+    def dead_letters(self) -> list[tuple[str, bytes, str, str, str]]:
+        """(topic, payload, reason, detail, instance) of every tds.dlq row, oldest first."""
+        rows = self.query("SELECT topic, payload, reason, detail, instance FROM tds.dlq ORDER BY id")
+        return [(topic, bytes(payload), reason, detail, instance) for topic, payload, reason, detail, instance in rows]
+
+    def member_states(self) -> dict[str, str]:
+        return dict(self.query("SELECT instance_id, state FROM tds.ingest_members"))
 
     def assert_exactly_once(self, sent: dict[int, datetime], acked: set[int], equipment: str = "ch-1") -> None:
         """Every acknowledged publish is a row and no row is doubled (the key makes doubles impossible,

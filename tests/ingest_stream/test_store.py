@@ -1,0 +1,245 @@
+"""Pipeline + TelemetryStore against a real TimescaleDB database, without MQTT.
+
+Shows what the database decides: a reading it rejects is dead-lettered alone, a permission error
+is retried and never dead-lettered, a redelivery is a duplicate, and the lease fence keeps an old
+leader out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from ingest_stream.coordination.lease import Lease
+from ingest_stream.delivery import AckLedger, Delivery
+from ingest_stream.health import HealthState
+from ingest_stream.metrics import IngestMetrics
+from ingest_stream.parsing import MessageParser, parse_templates
+from ingest_stream.pipeline import LeaseLostError, Pipeline
+from ingest_stream.records import DeadLetterReason, Parsed, Quality, Reading
+from ingest_stream.store import Fence, StoreUnavailableError, TelemetryStore
+from tests.ingest_stream.conftest import as_user, v1, wait_until
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+_roles = itertools.count(1)
+
+
+class RecordingTransport:
+    """Records the acks the ledger sends instead of a paho client (our own protocol, not a library)."""
+
+    def __init__(self) -> None:
+        self.acks: list[int] = []
+
+    def ack(self, mid: int, _qos: int) -> None:
+        self.acks.append(mid)
+
+
+def _reading(metric: str, seconds: int, quality: int = Quality.GOOD, equipment: str = "ch-1") -> Reading:
+    return Reading("t1", "plant-1", equipment, metric, T0 + timedelta(seconds=seconds), float(seconds), None, None,
+                   quality)  # type: ignore[arg-type]  # a bad quality on purpose: only the database refuses it
+
+
+class Harness:
+    """A pipeline over one store, fed deliveries by hand; `parsed` says what each topic parses to."""
+
+    def __init__(self, store: TelemetryStore, parsed: dict[str, Parsed] | None = None,
+                 parse: Callable[[str, bytes, datetime], Parsed] | None = None) -> None:
+        self.store = store
+        self.metrics = IngestMetrics()
+        self.health = HealthState(instance_id="test", mode="none")
+        self.transport = RecordingTransport()
+        self.ledger = AckLedger("own")
+        self.ledger.connected(self.transport)
+        table = parsed or {}
+        self.pipeline = Pipeline(parse or (lambda topic, _payload, _at: table[topic]), store, self.metrics,
+                                 self.health, batch_size=1000, batch_max_age_s=0.05, retry_max_s=0.2)
+        self._mids = itertools.count(1)
+
+    def deliver(self, topic: str, payload: bytes) -> Delivery:
+        delivery = self.ledger.received(next(self._mids), 1, topic, payload, time.time())
+        self.pipeline.submit(delivery)
+        return delivery
+
+    def sample(self, name: str, **labels: str) -> float:
+        return self.metrics.registry.get_sample_value(name, labels) or 0.0
+
+    def flush(self, give_up: Callable[[], bool] = lambda: True) -> bool:
+        self.pipeline.drain_inbox()
+        return self.pipeline.flush(give_up)
+
+
+@pytest.fixture
+def writer_url(database_url: str, writer_login: None) -> str:
+    return as_user(database_url, "tds_ingest")
+
+
+@pytest.fixture
+def store(writer_url: str) -> Iterator[TelemetryStore]:
+    landing = TelemetryStore(writer_url, "test")
+    yield landing
+    landing.close()
+
+
+def _count(url: str, query: str) -> int:
+    with psycopg.connect(url) as conn:
+        return int(conn.execute(query).fetchone()[0])  # type: ignore[index]
+
+
+@pytest.mark.parametrize("bad", [
+    pytest.param(_reading("temp", 99, quality=5), id="quality-violates-check-constraint"),
+    pytest.param(_reading("te\x00mp", 99), id="metric-with-nul-byte"),
+])
+def test_a_reading_the_database_rejects_dead_letters_only_its_message(
+        store: TelemetryStore, database_url: str, bad: Reading) -> None:
+    good = {f"tds/t1/plant-1/ch-1/telem#{i}": Parsed(readings=(_reading("temp", i), _reading("flow", i)))
+            for i in range(4)}
+    poison_topic, poison_payload = "tds/t1/plant-1/ch-1/telem#poison", b'{"exact": "bytes \xff"}'
+    harness = Harness(store, {**good, poison_topic: Parsed(readings=(_reading("temp", 50), bad))})
+    for topic in list(good)[:2]:
+        harness.deliver(topic, b"{}")
+    poison = harness.deliver(poison_topic, poison_payload)
+    for topic in list(good)[2:]:
+        harness.deliver(topic, b"{}")
+
+    assert harness.flush() is True
+    assert _count(database_url, "SELECT count(*) FROM tds.telemetry_raw") == 8, "everything else landed"
+    rows = psycopg.connect(database_url).execute("SELECT topic, payload, reason, detail, instance FROM tds.dlq")
+    [(topic, payload, reason, detail, instance)] = rows.fetchall()
+    assert (topic, bytes(payload), reason, instance) == (poison_topic, poison_payload, "database_rejected", "test")
+    assert detail.startswith("the database refused it")
+    assert sorted(harness.transport.acks) == [1, 2, 3, 4, 5], "the dead-lettered message is acknowledged too"
+    assert poison.settled
+    assert harness.sample("tds_ingest_dead_letters_total", reason=DeadLetterReason.DATABASE_REJECTED.value) == 1
+    assert harness.health.database_ok
+
+
+def test_a_permission_error_is_retried_and_never_dead_lettered(database_url: str) -> None:
+    login = f"ingest_noperm_{next(_roles)}_{time.time_ns() % 10**6}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(login)))
+    landing = TelemetryStore(as_user(database_url, login), "test")
+    harness = Harness(landing, {"tds/t1/plant-1/ch-1/telem": Parsed(readings=(_reading("temp", 1),))})
+    harness.deliver("tds/t1/plant-1/ch-1/telem", b"{}")
+    stop = threading.Event()
+    outcome: list[bool] = []
+    worker = threading.Thread(target=lambda: outcome.append(harness.flush(stop.is_set)))
+    worker.start()
+    try:
+        wait_until(lambda: harness.sample("tds_ingest_database_retries_total") >= 3, 20, "the write was retried")
+        assert not harness.health.database_ok
+        assert "permission denied" in (harness.health.database_error or "")
+        assert harness.transport.acks == [], "nothing is acknowledged before it is committed"
+        assert _count(database_url, "SELECT count(*) FROM tds.dlq") == 0, "a permission problem is not the message's"
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("GRANT tds_writer TO {}").format(sql.Identifier(login)))
+        worker.join(timeout=20)
+        assert outcome == [True], "the retried write succeeds once the operator fixes the grant"
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+        landing.close()
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(login)))
+    assert _count(database_url, "SELECT count(*) FROM tds.telemetry_raw") == 1
+    assert _count(database_url, "SELECT count(*) FROM tds.dlq") == 0
+    assert harness.transport.acks == [1]
+    assert harness.health.database_ok
+
+
+def test_real_parser_output_lands_and_a_redelivery_is_a_duplicate(store: TelemetryStore, database_url: str) -> None:
+    parser = MessageParser(parse_templates("tds/{tenant}/{site}/{equipment}/{kind}"))
+    harness = Harness(store, parse=parser.parse)
+    unknown_topic, unknown_payload = "other/t1/plant-1/ch-1/telem", b'{"schema":"v1"}'
+    payload = v1({"temp": 1.5, "flow": 2.0}, T0)
+    harness.deliver("tds/t1/plant-1/ch-1/telem", payload)
+    # Not reachable over MQTT (the writer subscribes only to its templates' filters), but a
+    # topic that matches no template must still keep its exact bytes.
+    harness.deliver(unknown_topic, unknown_payload)
+    assert harness.flush() is True
+    harness.deliver("tds/t1/plant-1/ch-1/telem", payload)
+    assert harness.flush() is True
+    assert _count(database_url, "SELECT count(*) FROM tds.telemetry_raw") == 2
+    assert harness.sample("tds_ingest_points_total") == 2
+    assert harness.sample("tds_ingest_duplicates_total") == 2
+    rows = psycopg.connect(database_url).execute("SELECT topic, payload, reason FROM tds.dlq").fetchall()
+    assert [(t, bytes(p), r) for t, p, r in rows] == [(unknown_topic, unknown_payload, "unknown_topic")]
+    assert harness.transport.acks == [1, 2, 3]
+
+
+def test_an_old_leader_that_lost_the_lease_writes_nothing(writer_url: str, database_url: str) -> None:
+    old, new = Lease(writer_url, "ingest:fence", "old", ttl_s=1), Lease(writer_url, "ingest:fence", "new", ttl_s=30)
+    landing = TelemetryStore(writer_url, "old", fence=old.fence)
+    try:
+        assert old.acquire()
+        assert not new.acquire(), "one leader at a time"
+        harness = Harness(landing, {"a": Parsed(readings=(_reading("temp", 1),)),
+                                    "b": Parsed(readings=(_reading("temp", 2),))})
+        harness.deliver("a", b"{}")
+        assert harness.flush() is True
+        time.sleep(1.2)  # the old leader is paused past its TTL ...
+        assert new.acquire(), "... so a standby takes the lease"
+        harness.deliver("b", b"{}")
+        with pytest.raises(LeaseLostError):
+            harness.flush()
+        assert not old.renew()
+    finally:
+        landing.close()
+        old.close()
+        new.close()
+    assert _count(database_url, "SELECT count(*) FROM tds.telemetry_raw") == 1
+    assert harness.transport.acks == [1]
+
+
+def test_a_leader_frozen_inside_its_commit_cannot_block_the_takeover(writer_url: str, database_url: str) -> None:
+    """The fence holds a row lock until COMMIT; a leader frozen right there (SIGSTOP, VM pause) must
+    not keep the standby waiting forever, and its batch must not land after the takeover."""
+    ttl_s = 1.0
+    old, new = Lease(writer_url, "ingest:frozen", "old", ttl_s=ttl_s), Lease(writer_url, "ingest:frozen", "new", ttl_s)
+    frozen, thawed = threading.Event(), threading.Event()
+
+    def fence_then_freeze(conn: psycopg.Connection) -> None:
+        old.fence(conn)
+        frozen.set()
+        thawed.wait(30)
+
+    fence: Fence = fence_then_freeze
+    landing = TelemetryStore(writer_url, "old", fence=fence, idle_in_transaction_timeout_s=ttl_s)
+    harness = Harness(landing, {"a": Parsed(readings=(_reading("temp", 1),))})
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            harness.flush()
+        except (StoreUnavailableError, LeaseLostError) as exc:
+            errors.append(exc)
+
+    acquired: list[bool] = []
+    try:
+        assert old.acquire()
+        harness.deliver("a", b"{}")
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert frozen.wait(10)
+        time.sleep(ttl_s + 0.2)
+        taker = threading.Thread(target=lambda: acquired.append(new.acquire()))
+        started = time.monotonic()
+        taker.start()
+        taker.join(timeout=ttl_s + 5)
+        took_s = time.monotonic() - started
+        assert acquired == [True], "the standby must not wait on a frozen leader's transaction"
+        assert took_s < ttl_s + 3
+    finally:
+        thawed.set()
+        writer.join(timeout=10)
+        landing.close()
+        old.close()
+        new.close()
+    assert _count(database_url, "SELECT count(*) FROM tds.telemetry_raw") == 0, "the frozen batch never lands"
+    assert harness.transport.acks == []
