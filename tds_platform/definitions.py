@@ -8,6 +8,7 @@ from __future__ import annotations
 import dagster as dg
 
 from tds_platform.defs import alerts as alerts_defs
+from tds_platform.defs import dbt as dbt_defs
 from tds_platform.defs import retention as retention_defs
 from tds_platform.defs import rollups as rollups_defs
 from tds_platform.defs import sources as sources_defs
@@ -22,4 +23,5 @@ defs = dg.Definitions.merge(
     rollups_defs.defs,
     retention_defs.defs,
     alerts_defs.defs,
+    dbt_defs.defs,
 )
