@@ -1,0 +1,109 @@
+"""Health, metrics and logs of a running `tds-ingest` process, as an operator or Prometheus sees them.
+
+Real writer, broker and database; the recent-data thresholds are driven through tds.equipment.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from tests.ingest_stream.conftest import IngestRig, v1, wait_until
+
+DOCUMENTED_METRICS = [
+    "tds_ingest_messages_total",                     # messages by kind and outcome
+    "tds_ingest_points_total",
+    "tds_ingest_duplicates_total",
+    "tds_ingest_dead_letters_total",                 # DLQ by reason
+    "tds_ingest_batch_size_bucket",
+    "tds_ingest_commit_duration_seconds_bucket",
+    "tds_ingest_publish_to_commit_seconds_bucket",   # from the payload time
+    "tds_ingest_receive_to_commit_seconds_bucket",   # from the receipt time
+    "tds_ingest_queue_depth",
+    "tds_ingest_mqtt_connected",                     # connection state
+    "tds_ingest_reconnects_total",
+    "tds_ingest_database_up",
+    "tds_ingest_database_retries_total",
+    "tds_ingest_takeovers_total",
+]
+
+
+def test_health_endpoints_metrics_and_logs_of_a_running_writer(rig: IngestRig) -> None:
+    writer = rig.writer("a").start().wait_ready()
+    code, body = writer.health("/health")
+    assert code == 200
+    assert body["status"] == "ok" and body["instance"] == f"{rig.tenant}-a" and body["mode"] == "shared"
+    assert body["standby"] is False and body["mqtt"] == {"connected": True}
+    assert body["database"] == {"ok": True, "error": None}
+    assert body["queue_depth"] == 0 and body["last_commit_at"] is None
+    assert writer.health("/health/mqtt") == (200, {"connected": True, "standby": False})
+    assert writer.health("/health/database") == (200, {"ok": True, "error": None})
+    assert writer.health("/no/such/page")[0] == 404
+
+    pub = rig.publisher()
+    now = datetime.now(UTC).replace(microsecond=0)
+    mids = [pub.publish(rig.topic("ch-1"), v1({"temp": 1.0}, now)), pub.publish(rig.topic("ch-1"), b"not json")]
+    assert len(pub.wait_acked(mids)) == 2
+    wait_until(lambda: writer.metric("tds_ingest_messages_total") == 2, 10, "both messages are committed")
+    code, body = writer.health("/health")
+    assert code == 200 and body["last_commit_at"] is not None and body["seconds_since_commit"] < 10
+
+    samples = {name for name, _labels in writer.metrics()}
+    missing = [name for name in DOCUMENTED_METRICS if name not in samples]
+    assert not missing, f"/metrics lacks {missing}"
+    assert writer.metric("tds_ingest_messages_total", kind="telem", outcome="landed") == 1
+    assert writer.metric("tds_ingest_messages_total", kind="unknown", outcome="dead_letter") == 1
+    assert writer.metric("tds_ingest_dead_letters_total", reason="invalid_json") == 1
+    assert writer.metric("tds_ingest_points_total") == 1
+    assert writer.metric("tds_ingest_publish_to_commit_seconds_count") == 1
+    assert writer.metric("tds_ingest_mqtt_connected", session="own") == 1
+    assert writer.metric("tds_ingest_database_up") == 1
+    assert writer.metric("tds_ingest_queue_depth") == 0
+
+    writer.stop()
+    password = urlsplit(rig.stack.writer_mqtt_url()).password
+    assert password
+    lines = writer.log_path.read_text().splitlines()
+    assert lines and password not in writer.log_path.read_text(), "credentials must never be logged"
+    entries = [json.loads(line) for line in lines]
+    assert {entry["instance"] for entry in entries} == {f"{rig.tenant}-a"}
+    assert any(entry["event"] == "starting" and "***" in entry["mqtt"] for entry in entries)
+
+
+def test_recent_data_reports_ok_warning_and_critical_by_the_age_of_the_newest_reading(rig: IngestRig) -> None:
+    writer = rig.writer("a", TDS_RECENT_DATA_WARNING_S="30", TDS_RECENT_DATA_CRITICAL_S="120").start().wait_ready()
+    code, body = writer.health("/health/recent-data")
+    assert (code, body["status"], body["seconds_since_newest"]) == (503, "critical", None), "nothing landed yet"
+
+    pub = rig.publisher()
+    assert pub.wait_acked([pub.publish(rig.topic("ch-1"), v1({"temp": 1.0}, datetime.now(UTC)))])
+    assert rig.wait_for_rows(1, timeout_s=10) == 1
+    wait_until(lambda: writer.health("/health/recent-data")[0] == 200, 10, "the newest reading counts as recent")
+    code, body = writer.health("/health/recent-data")
+    assert body["status"] == "ok" and body["seconds_since_newest"] < 30
+    assert (body["warning_s"], body["critical_s"]) == (30, 120)
+
+    for age_s, expected in ((60, (200, "warning")), (300, (503, "critical")), (5, (200, "ok"))):
+        rig.query("UPDATE tds.equipment SET last_seen = now() - make_interval(secs => %s) RETURNING 1", age_s)
+        code, body = writer.health("/health/recent-data")
+        assert (code, body["status"]) == expected, f"newest reading {age_s}s old: {body}"
+        assert abs(body["seconds_since_newest"] - age_s) < 5
+
+
+def test_health_is_read_only_and_answers_while_data_flows(rig: IngestRig) -> None:
+    """Probing every endpoint during ingestion neither blocks it nor changes what lands."""
+    writer = rig.writer("a").start().wait_ready()
+    pub = rig.publisher()
+    run = rig.publish_in_background(pub, 600, per_second=600)
+    while run.published < 600:
+        for path in ("/health", "/health/mqtt", "/health/database", "/health/recent-data"):
+            assert writer.health(path)[0] in (200, 503)  # recent-data is 503 until the first reading
+        with urllib.request.urlopen(f"http://127.0.0.1:{writer.http_port}/metrics", timeout=2) as response:
+            assert response.status == 200 and response.read()
+    sent = run.join()
+    acked = pub.wait_acked(list(sent))
+    assert len(acked) == 600
+    assert rig.wait_for_rows(600) == 600
+    rig.assert_exactly_once(sent, acked)
