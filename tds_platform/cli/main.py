@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from tds_platform.cli.alerts import alerts
 from tds_platform.cli.analysts import analysts
 from tds_platform.cli.db import db
 from tds_platform.cli.simulate import simulate
@@ -24,6 +25,7 @@ cli.add_command(status)
 cli.add_command(down)
 cli.add_command(analysts)
 cli.add_command(simulate)
+cli.add_command(alerts)
 
 
 def main() -> None:
