@@ -76,7 +76,9 @@ class Pipeline:
             self.flush(lambda: time.monotonic() > deadline)
 
     def step(self, stop: threading.Event) -> None:
-        timeout = self.batch_max_age_s - self.batch.age_s() if len(self.batch) else 0.2
+        # Wait at most 0.2 s: a signal does not interrupt the queue wait, so a long batch age would
+        # otherwise delay a SIGTERM (and lease renewal) by up to that age.
+        timeout = min(self.batch_max_age_s - self.batch.age_s(), 0.2) if len(self.batch) else 0.2
         with contextlib.suppress(queue.Empty):
             self._add(self.inbox.get(timeout=max(timeout, 0.001)))
         self.drain_inbox(limit=self.batch_size - len(self.batch))
