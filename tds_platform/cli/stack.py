@@ -63,3 +63,27 @@ def status(stack_dir: Path) -> None:
     click.echo(f"timescaledb edition: {state.edition or 'unknown (database down)'}")
     if not state.healthy:
         raise SystemExit(1)
+
+
+@stack.group("user")
+def user() -> None:
+    """MQTT accounts of the local broker (devices log in with their tenant as username)."""
+
+
+@user.command("add")
+@click.argument("name")
+@stack_dir_option
+@user_errors
+def add_user(name: str, stack_dir: Path) -> None:
+    """Create account NAME (or keep it) and print its password."""
+    click.echo(LocalStack(StackLayout.load(stack_dir)).broker.ensure_user(name))
+
+
+@user.command("remove")
+@click.argument("name")
+@stack_dir_option
+@user_errors
+def remove_user(name: str, stack_dir: Path) -> None:
+    """Revoke account NAME (service accounts cannot be removed)."""
+    LocalStack(StackLayout.load(stack_dir)).broker.remove_user(name)
+    click.echo(f"removed {name}")

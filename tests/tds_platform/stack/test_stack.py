@@ -63,3 +63,20 @@ def test_cli_up_status_down_leaves_no_process_and_keeps_data() -> None:
         local.down()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_cli_adds_and_removes_device_accounts(stack: LocalStack) -> None:
+    from click.testing import CliRunner
+
+    from tds_platform.cli.main import cli
+
+    root = str(stack.layout.root)
+    added = CliRunner().invoke(cli, ["stack", "user", "add", "tenant-x", "--stack-dir", root])
+    assert added.exit_code == 0, added.output
+    assert stack.broker.credentials()["tenant-x"] == added.output.strip()
+    removed = CliRunner().invoke(cli, ["stack", "user", "remove", "tenant-x", "--stack-dir", root])
+    assert removed.exit_code == 0, removed.output
+    assert "tenant-x" not in stack.broker.credentials()
+    refused = CliRunner().invoke(cli, ["stack", "user", "remove", "tds-ingest", "--stack-dir", root])
+    assert refused.exit_code == 1
+    assert "service account" in refused.output
