@@ -57,7 +57,7 @@ def test_sensor_opens_once_and_resolves_once_across_ticks(database_url: str, web
     add_readings(meter, [now - timedelta(seconds=30 + 60 * i) for i in range(120)])
     sensor = build_freshness_sensor(AlertSettings(webhook_url=webhook.url))
 
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         summaries = [tick(sensor, instance, database_url) for _ in range(3)]
         assert open_alerts(database_url) == [("freshness:acme:pump-1", "warning")]
         assert summaries[0] == "2 equipment judged, 1 silent, 1 alerts opened, 0 resolved"
@@ -82,7 +82,7 @@ def test_no_data_from_anyone_is_one_critical_alert(database_url: str, add_series
     add_readings(pump, [now - timedelta(minutes=20 + m) for m in range(10)])
     sensor = build_freshness_sensor(AlertSettings(fleet_silence_minutes=15))
 
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         for _ in range(2):
             assert tick(sensor, instance, database_url).endswith("NO DATA FROM ANYONE")
         assert open_alerts(database_url) == [("fleet_silence", "critical"), ("freshness:acme:pump-1", "warning")]
@@ -93,6 +93,6 @@ def test_no_data_from_anyone_is_one_critical_alert(database_url: str, add_series
 
 
 def test_an_empty_fleet_is_not_an_outage(database_url: str) -> None:
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         assert tick(build_freshness_sensor(AlertSettings()), instance, database_url).startswith("0 equipment judged")
     assert all_alerts(database_url) == 0

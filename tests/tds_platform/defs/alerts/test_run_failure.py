@@ -37,7 +37,7 @@ def test_failures_open_one_alert_per_job_and_a_success_resolves_it(database_url:
     settings = AlertSettings(webhook_url=webhook.url)
     failure_sensor, recovery_sensor = build_run_failure_sensor(settings), build_run_recovery_sensor(settings)
     resources = {"database": DatabaseResource(url=database_url)}
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         for _ in range(2):
             failed = run(instance, fail=True)
             assert not failed.success

@@ -85,7 +85,7 @@ def test_rerun_is_a_no_op(database_url: str) -> None:
 def test_job_reports_what_was_dropped_on_the_assets(database_url: str) -> None:
     seed(database_url)
     job = build_retention_job(RetentionSettings())
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance, resources={"database": DatabaseResource(url=database_url)})
         assert result.success
         observed = {event.asset_key.to_user_string(): event.metadata for event in result.asset_observations_for_node(

@@ -111,7 +111,7 @@ def test_backfill_of_three_days_is_one_run_per_job_and_matches_independent_numbe
 ) -> None:
     url, readings = fleet
     end = FIRST_DAY + 3 * DAY
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         hourly = materialize(url, instance, ["telemetry_1m", "telemetry_1h"], hour_key(FIRST_DAY), hour_key(end - HOUR))
         daily = materialize(url, instance, ["telemetry_1d"], day_key(FIRST_DAY), day_key(end - DAY))
         assert hourly.success and daily.success
@@ -133,7 +133,7 @@ def test_backfill_of_three_days_is_one_run_per_job_and_matches_independent_numbe
 
 def test_views_carry_the_contract_columns(fleet: tuple[str, list[Reading]]) -> None:
     url, _ = fleet
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         materialize(url, instance, ["telemetry_1m", "telemetry_1h"], hour_key(FIRST_DAY), hour_key(FIRST_DAY))
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT DISTINCT tenant, site, equipment, metric FROM tds.telemetry_1h").fetchall()
@@ -145,7 +145,7 @@ def test_late_reading_is_picked_up_by_a_rerun_of_its_partition_and_nothing_else_
 ) -> None:
     url, readings = fleet
     hour = FIRST_DAY + 5 * HOUR
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         materialize(url, instance, ["telemetry_1m", "telemetry_1h"], hour_key(FIRST_DAY), hour_key(hour + HOUR))
         before_next_hour = stored(url, "telemetry_1m", hour + HOUR, hour + 2 * HOUR)
         late = (readings[0][0], hour + timedelta(minutes=10, seconds=55), 1000.0)
@@ -163,7 +163,7 @@ def test_late_reading_is_picked_up_by_a_rerun_of_its_partition_and_nothing_else_
 def test_window_older_than_the_source_retention_is_left_alone(fleet: tuple[str, list[Reading]]) -> None:
     url, _ = fleet
     assets = build_rollup_assets(RetentionSettings(raw_days=1))
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize([assets[0]], instance=instance, resources={"database": DatabaseResource(url=url)},
                                 partition_key=hour_key(FIRST_DAY))
     assert result.asset_materializations_for_node("telemetry_1m")[0].metadata["rows_written"].value == 0

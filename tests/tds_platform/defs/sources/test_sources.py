@@ -30,7 +30,7 @@ def test_observations_show_newest_rows_and_recent_counts(any_database: str) -> N
                             "VALUES (%s, 't', 'x', 'invalid_json', %s)",
                             [(now - timedelta(minutes=40), None), (now - timedelta(days=2), now)])
 
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         seen = observe(any_database, instance)
 
     telemetry = seen["telemetry"]
@@ -45,7 +45,7 @@ def test_observations_show_newest_rows_and_recent_counts(any_database: str) -> N
 
 
 def test_empty_tables_are_observed_as_empty(database_url: str) -> None:
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         seen = observe(database_url, instance)
     assert seen["telemetry"].metadata["newest_reading"].value == "none in the last 7 days"
     assert seen["dlq"].metadata["rows_last_hour"].value == 0
