@@ -1,0 +1,104 @@
+"""The pure part of a backfill: the resend window, the command message and the outcome of a gap.
+
+No I/O and no clock: callers pass `now`, so every rule here is tested with plain values. The
+command follows the simulator's resend protocol (tds_platform/simulate/commands.py), a contract.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+
+class Outcome(enum.StrEnum):
+    """tds.gaps.backfill_status values this job writes (migration 0003's check constraint)."""
+
+    REQUESTED = "requested"
+    FILLED = "filled"
+    PARTIALLY_FILLED = "partially_filled"
+    UNFILLABLE = "unfillable"
+
+
+FINAL_ANSWERS = frozenset({"done", "partial", "error"})
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """[start, end): what the device is asked to resend."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("backfill window bounds must be timezone-aware")
+        if self.start >= self.end:
+            raise ValueError(f"the backfill window must start before it ends ({iso(self.start)} >= {iso(self.end)})")
+
+
+@dataclass(frozen=True, slots=True)
+class GapJudgement:
+    """What landed inside one gap after the resend: readings strictly inside it and the longest
+    silence left between its edges; `limit_s` is the silence that counts as a gap (None: unknown)."""
+
+    readings_inside: int
+    longest_silence_s: float
+    limit_s: float | None
+
+    @property
+    def closed(self) -> bool:
+        if self.limit_s is None:
+            return self.readings_inside > 0
+        return self.longest_silence_s <= self.limit_s
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def resend_window(gap_start: datetime, gap_end: datetime | None, now: datetime, margin: timedelta) -> Window:
+    """The gap widened by `margin` on each side; an open gap (no end yet) runs up to now, and nothing
+    is asked for beyond now (the device cannot resend the future)."""
+    end = now if gap_end is None else min(gap_end + margin, now)
+    return Window(gap_start - margin, end)
+
+
+def new_cmd_id(now: datetime) -> str:
+    """Unique, sortable by time, and only characters the writer accepts in a cmd_id ([A-Za-z0-9_.:@-])."""
+    return f"bf-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+def cmd_topic(tenant: str, site: str, equipment: str) -> str:
+    return f"tds/{tenant}/{site}/{equipment}/cmd"
+
+
+def resend_command(cmd_id: str, window: Window, metrics: tuple[str, ...] | None, now: datetime) -> bytes:
+    args: dict[str, object] = {"from": iso(window.start), "to": iso(window.end)}
+    if metrics:
+        args["metrics"] = list(metrics)
+    return orjson.dumps({"schema": "v1", "cmd_id": cmd_id, "cmd": "resend", "args": args, "ts": iso(now)})
+
+
+def decide(judgement: GapJudgement) -> Outcome:
+    """What landed decides, not what the device said: a gap whose silence is gone is filled even if
+    the device answered `partial`, and one where nothing landed is unfillable whatever it answered."""
+    if judgement.closed:
+        return Outcome.FILLED
+    if judgement.readings_inside > 0:
+        return Outcome.PARTIALLY_FILLED
+    return Outcome.UNFILLABLE
+
+
+def describe(answer: str | None, answer_detail: str | None, judgement: GapJudgement, timeout_s: float) -> str:
+    """The backfill_detail sentence an operator reads in tds.gaps."""
+    if answer is None:
+        said = f"no final answer from the device within {timeout_s:g} s"
+    else:
+        said = f"device answered {answer}" + (f" ({answer_detail})" if answer_detail else "")
+    limit = "unknown interval" if judgement.limit_s is None else f"limit {judgement.limit_s:g} s"
+    return (f"{said}; {judgement.readings_inside} readings inside the gap, "
+            f"longest silence {judgement.longest_silence_s:g} s ({limit})")

@@ -1,0 +1,185 @@
+"""The backfill's reads and writes: gaps and their series, the device's answer, what landed in a gap.
+
+It writes only the `backfill_*` columns of `tds.gaps`; gap boundaries belong to the quality run,
+and readings only ever arrive through the stream writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, INTEGER
+
+from tds_platform.backfill.plan import GapJudgement, Outcome, Window
+
+# The interval a silence is judged by, as the quality definitions say: the registry's, else the
+# median spacing of the 24 h before the point of interest.
+INTERVAL_HISTORY = timedelta(hours=24)
+
+_GAP_COLUMNS = """
+    g.id, g.tenant, e.site, g.equipment, g.metric, s.series_id, g.gap_start, g.gap_end, g.cleared_at,
+    g.backfill_status
+FROM tds.gaps g
+JOIN tds.metric_spec s ON s.tenant = g.tenant AND s.equipment = g.equipment AND s.metric = g.metric
+JOIN tds.equipment e ON e.tenant = g.tenant AND e.equipment = g.equipment
+"""
+
+SELECT_GAP = text(f"SELECT {_GAP_COLUMNS} WHERE g.id = :gap_id")
+
+# Gaps of the chosen series that the window touches (an open gap reaches up to now).
+SELECT_GAPS_IN_WINDOW = text(f"""
+SELECT {_GAP_COLUMNS}
+WHERE g.tenant = :tenant AND g.equipment = :equipment AND (CAST(:metric AS text) IS NULL OR g.metric = :metric)
+  AND g.cleared_at IS NULL AND g.gap_start < :window_end AND coalesce(g.gap_end, :now) > :window_start
+ORDER BY g.metric, g.gap_start
+""")
+
+SELECT_SERIES = text("""
+SELECT s.series_id, e.site
+FROM tds.metric_spec s
+JOIN tds.equipment e ON e.tenant = s.tenant AND e.equipment = s.equipment
+WHERE s.tenant = :tenant AND s.equipment = :equipment AND (CAST(:metric AS text) IS NULL OR s.metric = :metric)
+ORDER BY s.series_id
+""")
+
+# Gaps the new-gap sensor may request: never requested, still current, recent enough, and either
+# closed or silent for long enough; minus those already requested whose run has not started yet.
+# Oldest first, so a burst of gaps is worked through in order.
+SELECT_REQUESTABLE = text("""
+SELECT g.id
+FROM tds.gaps g
+WHERE g.backfill_status = 'none' AND g.cleared_at IS NULL AND g.gap_start >= :since
+  AND (g.gap_end IS NOT NULL OR g.gap_start <= :open_before)
+  AND g.id <> ALL(:already)
+ORDER BY g.gap_start, g.id
+LIMIT :limit
+""").bindparams(bindparam("already", type_=ARRAY(BIGINT)))
+
+# Of the gaps requested earlier, those whose run has not marked them yet (still 'none').
+SELECT_WAITING = text("""
+SELECT id FROM tds.gaps
+WHERE id = ANY(:ids) AND backfill_status = 'none' AND cleared_at IS NULL AND gap_start >= :since
+""").bindparams(bindparam("ids", type_=ARRAY(BIGINT)))
+
+MARK_REQUESTED = text("""
+UPDATE tds.gaps
+SET backfill_status = 'requested', backfill_cmd_id = :cmd_id, backfill_from = :window_start,
+    backfill_to = :window_end, backfill_requested_at = :now, backfill_finished_at = NULL, backfill_detail = NULL
+WHERE id = ANY(:ids)
+""").bindparams(bindparam("ids", type_=ARRAY(BIGINT)))
+
+RECORD_OUTCOME = text("""
+UPDATE tds.gaps
+SET backfill_status = :status, backfill_finished_at = :now, backfill_detail = :detail
+WHERE id = :gap_id AND backfill_cmd_id = :cmd_id
+""")
+
+SELECT_ANSWER = text("""
+SELECT status, detail FROM tds.cmd_ack WHERE tenant = :tenant AND equipment = :equipment AND cmd_id = :cmd_id
+""")
+
+COUNT_IN_WINDOW = text("""
+SELECT count(*) FROM tds.telemetry_raw
+WHERE series_id = ANY(:series_ids) AND ts >= :window_start AND ts < :window_end
+""").bindparams(bindparam("series_ids", type_=ARRAY(INTEGER)))
+
+# Readings strictly inside the gap, and the longest spacing between consecutive readings with the
+# gap's own edges included (so a gap with nothing inside has its full length as its silence).
+JUDGE_GAP = text("""
+WITH points AS (
+    SELECT CAST(:gap_start AS timestamptz) AS ts
+    UNION ALL SELECT CAST(:gap_end AS timestamptz)
+    UNION ALL SELECT r.ts FROM tds.telemetry_raw r
+              WHERE r.series_id = :series_id AND r.ts > :gap_start AND r.ts < :gap_end
+),
+spacings AS (
+    SELECT extract(epoch FROM ts - lag(ts) OVER (ORDER BY ts))::float8 AS spacing_s FROM points
+),
+history AS (
+    SELECT extract(epoch FROM r.ts - lag(r.ts) OVER (ORDER BY r.ts))::float8 AS spacing_s
+    FROM tds.telemetry_raw r
+    WHERE r.series_id = :series_id AND r.ts >= :history_start AND r.ts <= :gap_end
+)
+SELECT (SELECT count(*) - 2 FROM points) AS inside,
+       (SELECT coalesce(max(spacing_s), 0) FROM spacings) AS longest_s,
+       coalesce((SELECT expected_interval_s FROM tds.metric_spec WHERE series_id = :series_id),
+                (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY spacing_s) FROM history
+                 WHERE spacing_s IS NOT NULL)) AS interval_s
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    id: int
+    tenant: str
+    site: str | None
+    equipment: str
+    metric: str
+    series_id: int
+    gap_start: datetime
+    gap_end: datetime | None
+    cleared_at: datetime | None
+    backfill_status: str
+
+
+def gap(conn: Connection, gap_id: int) -> Gap | None:
+    row = conn.execute(SELECT_GAP, {"gap_id": gap_id}).one_or_none()
+    return None if row is None else Gap(*row)
+
+
+def gaps_in_window(conn: Connection, tenant: str, equipment: str, metric: str | None, window: Window,
+                   now: datetime) -> list[Gap]:
+    rows = conn.execute(SELECT_GAPS_IN_WINDOW, {"tenant": tenant, "equipment": equipment, "metric": metric,
+                                                "window_start": window.start, "window_end": window.end, "now": now})
+    return [Gap(*row) for row in rows]
+
+
+def series(conn: Connection, tenant: str, equipment: str, metric: str | None) -> tuple[list[int], str | None]:
+    """The series ids of the chosen equipment (one metric, or all) and the equipment's site."""
+    rows = conn.execute(SELECT_SERIES, {"tenant": tenant, "equipment": equipment, "metric": metric}).all()
+    return [row.series_id for row in rows], (rows[0].site if rows else None)
+
+
+def requestable_gaps(conn: Connection, since: datetime, open_before: datetime, limit: int,
+                     already: Sequence[int]) -> list[int]:
+    rows = conn.execute(SELECT_REQUESTABLE, {"since": since, "open_before": open_before, "limit": limit,
+                                             "already": list(already)})
+    return list(rows.scalars())
+
+
+def waiting_gaps(conn: Connection, gap_ids: Sequence[int], since: datetime) -> list[int]:
+    """The gaps among `gap_ids` still waiting for their requested run to start."""
+    return list(conn.execute(SELECT_WAITING, {"ids": list(gap_ids), "since": since}).scalars())
+
+
+def mark_requested(conn: Connection, gap_ids: Sequence[int], cmd_id: str, window: Window, now: datetime) -> None:
+    conn.execute(MARK_REQUESTED, {"ids": list(gap_ids), "cmd_id": cmd_id, "window_start": window.start,
+                                  "window_end": window.end, "now": now})
+
+
+def record_outcome(conn: Connection, gap_id: int, cmd_id: str, outcome: Outcome, detail: str, now: datetime) -> None:
+    """Only if the gap still belongs to this command: a later request for the same gap wins."""
+    conn.execute(RECORD_OUTCOME, {"gap_id": gap_id, "cmd_id": cmd_id, "status": outcome.value, "detail": detail,
+                                  "now": now})
+
+
+def answer(conn: Connection, tenant: str, equipment: str, cmd_id: str) -> tuple[str, str | None] | None:
+    """The device's newest answer to the command (status, detail), as the writer landed it."""
+    row = conn.execute(SELECT_ANSWER, {"tenant": tenant, "equipment": equipment, "cmd_id": cmd_id}).one_or_none()
+    return None if row is None else (row.status, row.detail)
+
+
+def readings_in_window(conn: Connection, series_ids: Sequence[int], window: Window) -> int:
+    return int(conn.execute(COUNT_IN_WINDOW, {"series_ids": list(series_ids), "window_start": window.start,
+                                              "window_end": window.end}).scalar_one())
+
+
+def judge_gap(conn: Connection, series_id: int, gap_start: datetime, gap_end: datetime,
+              gap_factor: float) -> GapJudgement:
+    row = conn.execute(JUDGE_GAP, {"series_id": series_id, "gap_start": gap_start, "gap_end": gap_end,
+                                   "history_start": gap_start - INTERVAL_HISTORY}).one()
+    limit = None if row.interval_s is None else gap_factor * float(row.interval_s)
+    return GapJudgement(readings_inside=int(row.inside), longest_silence_s=float(row.longest_s), limit_s=limit)

@@ -1,0 +1,244 @@
+"""A real stream writer and a tiny fake device on the session broker, over a known gap.
+
+Each test gets its own database and tenant (its writer only subscribes to that tenant), a series
+with a 10 s interval whose readings are landed directly except for a silence (the gap), and a
+device that answers resend commands from its own memory of every reading: accepted -> readings
+-> done, or partial (it forgot the second half of the gap), or nothing at all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ingest_stream.mqtt_session import BrokerAddress
+from tds_platform.backfill.settings import BackfillSettings
+from tds_platform.stack import LocalStack
+from tds_platform.stack.layout import free_port
+
+TDS_INGEST = str(Path(sys.executable).parent / "tds-ingest")
+INTERVAL_S = 10
+_tenants = itertools.count(1)
+# Quick enough for tests, long enough for a loaded 2-core machine.
+FAST = BackfillSettings(margin_s=20, answer_timeout_s=20, settle_s=0.5, poll_s=0.1)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _client(url: str, client_id: str) -> mqtt.Client:
+    address = BrokerAddress.from_url(url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(address.username, address.password)
+    client.connect(address.host, address.port)
+    return client
+
+
+def forget_session(url: str, client_id: str) -> None:
+    """Connect with clean start and expiry 0, so the broker drops the writer's persistent session."""
+    address = BrokerAddress.from_url(url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(address.username, address.password)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0
+    client.connect(address.host, address.port, clean_start=True, properties=props)
+    client.loop_start()
+    time.sleep(0.1)
+    client.disconnect()
+    client.loop_stop()
+
+
+@dataclass
+class FakeDevice:
+    """Answers `resend` on its cmd topic from `memory` (every reading it ever took), per the resend protocol."""
+
+    url: str
+    tenant: str
+    site: str
+    equipment: str
+    memory: list[datetime]
+    mode: str = "done"  # done | partial | silent
+    forget_after: datetime | None = None  # partial: readings after this were evicted
+    commands: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.subscribed = threading.Event()
+        self.client = _client(self.url, f"{self.tenant}-{self.equipment}-dev")
+        self.client.on_connect = lambda c, *_: c.subscribe(self.topic("cmd"), qos=1)
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.loop_start()
+        assert self.subscribed.wait(10), "the fake device could not subscribe to its cmd topic"
+
+    def topic(self, kind: str) -> str:
+        return f"tds/{self.tenant}/{self.site}/{self.equipment}/{kind}"
+
+    def _ack(self, cmd_id: str, status: str, detail: str | None = None) -> None:
+        body = {"schema": "v1", "cmd_id": cmd_id, "status": status, "ts": iso(datetime.now(UTC))}
+        if detail:
+            body["detail"] = detail
+        self.client.publish(self.topic("ack"), json.dumps(body), qos=1)
+
+    def _on_message(self, _client: object, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        command = json.loads(message.payload)
+        self.commands.append(command)
+        if self.mode == "silent":
+            return
+        start, end = (datetime.fromisoformat(command["args"][k]) for k in ("from", "to"))
+        held = [ts for ts in self.memory if start <= ts < end
+                and (self.forget_after is None or ts <= self.forget_after)]
+        self._ack(command["cmd_id"], "accepted")
+        for i in range(0, len(held), 100):
+            points = [{"name": "temp", "t": "float", "v": 20.0, "ts": iso(ts)} for ts in held[i:i + 100]]
+            payload = {"schema": "v1", "ts": iso(datetime.now(UTC)), "points": points,
+                       "meta": {"resend": command["cmd_id"]}}
+            self.client.publish(self.topic("telem"), json.dumps(payload), qos=1)
+        status = "partial" if self.mode == "partial" else "done"
+        self._ack(command["cmd_id"], status, f"{len(held)} readings resent")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@dataclass
+class BackfillRig:
+    """One tenant's writer, device and series with a known gap (gap_start/gap_end: readings around it)."""
+
+    stack: LocalStack
+    url: str
+    tenant: str
+    tmp_path: Path
+    site: str = "plant-1"
+    equipment: str = "ch-1"
+    writer: subprocess.Popen[bytes] | None = None
+    devices: list[FakeDevice] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Recent enough for the writer's timestamp checks; minutes-aligned so the numbers below are exact.
+        self.t0 = (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+        self.every = [self.t0 + timedelta(seconds=INTERVAL_S * k) for k in range(60)]  # 10 minutes
+        self.gap_start, self.gap_end = self.every[17], self.every[36]  # 18..35 never arrived: 18 readings
+        self.missing = self.every[18:36]
+
+    def query(self, sql: str, *params: object) -> list[tuple]:
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def seed(self, interval_s: float | None = INTERVAL_S) -> int:
+        """The registry, every reading except the silence, and the gap row; returns the gap id."""
+        with psycopg.connect(self.url) as conn:
+            conn.execute("INSERT INTO tds.equipment (tenant, equipment, site) VALUES (%s, %s, %s)",
+                         (self.tenant, self.equipment, self.site))
+            series_id = conn.execute(
+                "INSERT INTO tds.metric_spec (tenant, equipment, metric, expected_interval_s) "
+                "VALUES (%s, %s, 'temp', %s) RETURNING series_id", (self.tenant, self.equipment, interval_s),
+            ).fetchone()[0]
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO tds.telemetry_raw (series_id, ts, value) VALUES (%s, %s, 20.0)",
+                                [(series_id, ts) for ts in self.every if ts not in self.missing])
+            return conn.execute(
+                "INSERT INTO tds.gaps (tenant, equipment, metric, series_id, gap_start, gap_end, duration_s) "
+                "VALUES (%s, %s, 'temp', %s, %s, %s, %s) RETURNING id",
+                (self.tenant, self.equipment, series_id, self.gap_start, self.gap_end,
+                 (self.gap_end - self.gap_start).total_seconds()),
+            ).fetchone()[0]
+
+    def gap(self, gap_id: int) -> dict:
+        with psycopg.connect(self.url, row_factory=psycopg.rows.dict_row) as conn:
+            return conn.execute("SELECT * FROM tds.gaps WHERE id = %s", (gap_id,)).fetchone()
+
+    def landed(self) -> list[datetime]:
+        rows = self.query("SELECT ts FROM tds.telemetry WHERE tenant = %s AND equipment = %s ORDER BY ts",
+                          self.tenant, self.equipment)
+        return [row[0] for row in rows]
+
+    def device(self, mode: str = "done", forget_after: datetime | None = None) -> FakeDevice:
+        device = FakeDevice(self.stack.device_mqtt_url(self.tenant), self.tenant, self.site, self.equipment,
+                            self.every, mode, forget_after)
+        self.devices.append(device)
+        return device
+
+    @property
+    def writer_client_id(self) -> str:
+        return f"tds-ingest-solo-{self.tenant}-w"
+
+    def start_writer(self) -> None:
+        port = free_port()
+        env = {**os.environ, "TDS_DATABASE_URL": _as_user(self.url, "tds_ingest"),
+               "TDS_MQTT_URL": self.stack.writer_mqtt_url(),
+               "TDS_MQTT_TOPICS": f"tds/{self.tenant}/{{site}}/{{equipment}}/{{kind}};tenant={self.tenant}",
+               "TDS_INSTANCE_ID": f"{self.tenant}-w", "TDS_BATCH_MAX_AGE_MS": "50",
+               "TDS_HTTP_PORT": str(port), "TDS_HTTP_HOST": "127.0.0.1"}
+        env.pop("TDS_MQTT_GROUP", None)
+        log = (self.tmp_path / "writer.log").open("ab")
+        self.writer = subprocess.Popen([TDS_INGEST, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.writer.poll() is not None:
+                raise AssertionError(f"writer exited: {(self.tmp_path / 'writer.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    if json.loads(response.read())["mqtt"]["connected"]:
+                        return
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"writer not ready: {(self.tmp_path / 'writer.log').read_text()[-2000:]}")
+
+    def close(self) -> None:
+        for device in self.devices:
+            device.close()
+        if self.writer is not None and self.writer.poll() is None:
+            self.writer.send_signal(signal.SIGTERM)
+            try:
+                self.writer.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.writer.kill()
+                self.writer.wait()
+        forget_session(self.stack.writer_mqtt_url(), self.writer_client_id)
+
+
+def _as_user(url: str, user: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
+
+
+@pytest.fixture(scope="session")
+def writer_login(stack: LocalStack) -> None:
+    """The stream writer's own login (the migration only creates the NOLOGIN group role)."""
+    with psycopg.connect(stack.postgres.url("postgres"), autocommit=True) as conn:
+        conn.execute("""DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tds_ingest') THEN
+                CREATE ROLE tds_ingest LOGIN IN ROLE tds_writer;
+            END IF; END $$""")
+
+
+@pytest.fixture
+def fast() -> BackfillSettings:
+    return FAST
+
+
+@pytest.fixture
+def rig(stack: LocalStack, database_url: str, writer_login: None, tmp_path: Path) -> Iterator[BackfillRig]:
+    setup = BackfillRig(stack, database_url, f"bf{os.getpid() % 1000}x{next(_tenants)}", tmp_path)
+    yield setup
+    setup.close()
