@@ -8,11 +8,13 @@ from __future__ import annotations
 import dagster as dg
 
 from tds_platform.defs.dbt.assets import analytics_marts
+from tds_platform.defs.dbt.automation import marts_automation_sensor
 from tds_platform.defs.dbt.project import dbt_project
 from tds_platform.defs.dbt.resource import platform_dbt
 from tds_platform.settings import PlatformSettings
 
 defs = dg.Definitions(
     assets=[analytics_marts],
+    sensors=[marts_automation_sensor],
     resources={"dbt": platform_dbt(dbt_project, PlatformSettings().resolved_database_url())},
 )

@@ -79,6 +79,29 @@ def test_marts_are_daily_partitioned_backfilled_in_one_run_and_refresh_after_ups
     assert analytics_marts.backfill_policy == dg.BackfillPolicy.single_run()
     for mart in MARTS:
         assert analytics_marts.specs_by_key[mart_key(mart)].automation_condition == REFRESH_AFTER_UPSTREAM
+    [sensor] = [s for s in defs.sensors if s.name == "analytics_marts_automation"]
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_a_marts_day_is_requested_once_all_its_upstream_hours_are_materialized():
+    """Evaluated against a real instance; the registry (unpartitioned) neither blocks nor triggers."""
+    graph = dg.Definitions.merge(defs, dg.Definitions(assets=UPSTREAM_STUBS))
+    instance = dg.DagsterInstance.ephemeral()
+    selection = dg.AssetSelection.assets(mart_key("equipment_hourly"))
+    cursor = None
+
+    def tick_after(upstream: str) -> set[str]:
+        nonlocal cursor
+        for hour in range(24):
+            partition = f"2026-03-01-{hour:02d}:00"
+            instance.report_runless_asset_event(dg.AssetMaterialization(upstream, partition=partition))
+        result = dg.evaluate_automation_conditions(defs=graph, instance=instance, asset_selection=selection,
+                                                   cursor=cursor)
+        cursor = result.cursor
+        return result.get_requested_partitions(mart_key("equipment_hourly"))
+
+    assert tick_after("telemetry_1h") == set()  # quality_hourly of that day still missing
+    assert tick_after("quality_hourly") == {"2026-03-01"}
 
 
 def test_a_partition_range_reaches_dbt_as_window_vars():
