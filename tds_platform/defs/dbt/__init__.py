@@ -1,6 +1,7 @@
 """dbt marts for analysts (dbt_metrics/) in the platform's Dagster graph, downstream of rollups and quality.
 
-Importing this package prepares the dbt manifest when it is missing or stale (see project.py).
+Only assembles the domain's definitions, never logic of its own. Importing it prepares the dbt
+manifest when it is missing or stale (see project.py).
 """
 
 from __future__ import annotations
