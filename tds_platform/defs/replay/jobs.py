@@ -1,0 +1,60 @@
+"""The `dlq_replay` job: re-parse dead letters with the writer's current templates and adapters.
+
+The op only turns config into a selection, calls `tds_platform.replay` and reports counts by
+outcome (run metadata, and an observation of `dlq`); it never deletes or rewrites a dead letter.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+from pydantic import Field
+
+from tds_platform.defs.resources import DatabaseResource
+from tds_platform.replay.parsing import ParserSettings, current_parser
+from tds_platform.replay.replay import ReplaySelection, replay
+
+JOB_NAME = "dlq_replay"
+DLQ = dg.AssetKey("dlq")
+
+
+class DlqReplayConfig(dg.Config):
+    reason: str | None = Field(default=None, description="only dead letters with this original reason")
+    since: str | None = Field(default=None, description="only dead letters received since (ISO 8601)")
+    limit: int | None = Field(default=None, description="at most this many dead letters")
+    dry_run: bool = Field(default=False, description="parse and count only: land nothing, mark nothing")
+
+
+def selection_from(config: DlqReplayConfig) -> ReplaySelection:
+    """ValueError (one sentence) for a reason, time or limit that cannot be used."""
+    since = None
+    if config.since:
+        try:
+            since = datetime.fromisoformat(config.since)
+        except ValueError:
+            raise ValueError(f"since {config.since!r} is not an ISO 8601 time such as 2026-11-22T10:00:00Z") from None
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    return ReplaySelection(reason=config.reason or None, since=since, limit=config.limit)
+
+
+def build_replay_job(parser_settings: ParserSettings) -> dg.JobDefinition:
+    @dg.op(name="replay_dead_letters", description="Re-parse dead letters; land what now parses; mark each row.")
+    def replay_dead_letters(context: dg.OpExecutionContext, config: DlqReplayConfig,
+                            database: DatabaseResource) -> None:
+        try:
+            selection = selection_from(config)
+            parser = current_parser(parser_settings)
+        except ValueError as error:
+            raise dg.Failure(description=str(error)) from None
+        report = replay(database.engine(), database.url, parser, selection, dry_run=config.dry_run)
+        metadata = report.metadata()
+        context.log.info(f"dlq replay: {metadata}")
+        context.log_event(dg.AssetObservation(asset_key=DLQ, metadata={f"replay_{k}": v for k, v in metadata.items()}))
+        context.add_output_metadata(metadata)
+
+    @dg.job(name=JOB_NAME, tags={"tds/domain": "replay"},
+            description="Re-parse dead letters with the current topic templates/adapters (TDS_MQTT_TOPICS), land "
+                        "the ones that now parse, mark every row's replayed_at/replay_result. Idempotent.")
+    def dlq_replay() -> None:
+        replay_dead_letters()
+
+    return dlq_replay
