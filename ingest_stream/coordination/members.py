@@ -85,6 +85,10 @@ class MemberRegistry:
             self._conn.close()
             raise
 
+    @property
+    def stale_after_s(self) -> float:
+        return float(self.params["stale_s"])  # type: ignore[arg-type]
+
     def register(self) -> None:
         self._execute(REGISTER)
 

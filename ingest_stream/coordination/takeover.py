@@ -48,6 +48,8 @@ class TakeoverCoordinator:
         self.heartbeat_s = heartbeat_s
         self.quiet_s = quiet_s
         self.drains: dict[str, Drain] = {}
+        # Since when our own heartbeats succeed without a gap (monotonic); None after a failure.
+        self._beating_since: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="takeover", daemon=True)
 
@@ -80,9 +82,20 @@ class TakeoverCoordinator:
                 log.warning("coordination database call failed", extra={"error": str(exc).splitlines()[0]})
 
     def tick(self) -> None:
-        self.registry.heartbeat()
+        try:
+            self.registry.heartbeat()
+        except psycopg.Error:
+            self._beating_since = None
+            raise
+        now = time.monotonic()
+        if self._beating_since is None:
+            self._beating_since = now
         for drain in list(self.drains.values()):
             self._tend(drain)
+        if now - self._beating_since < self.registry.stale_after_s:
+            # Just started, or the database just came back: every member's heartbeat looks stale
+            # until each had the chance to beat again, and a live member's session is not ours to take.
+            return
         for member in self.registry.claim_stale():
             if member.instance_id not in self.drains:
                 self._begin(member)
