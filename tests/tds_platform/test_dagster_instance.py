@@ -19,7 +19,8 @@ def test_repository_dagster_yaml_gives_a_postgres_backed_queued_instance(
         conn.execute('DROP DATABASE IF EXISTS "dagster_instance_test"')
         conn.execute('CREATE DATABASE "dagster_instance_test"')
     (tmp_path / "dagster.yaml").symlink_to(REPO_ROOT / "dagster.yaml")
-    monkeypatch.setenv("TDS_DAGSTER_DATABASE_URL", stack.postgres.url("dagster_instance_test"))
+    url = stack.postgres.url("dagster_instance_test").replace("postgresql://", "postgresql+psycopg2://")
+    monkeypatch.setenv("TDS_DAGSTER_DATABASE_URL", url)
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert isinstance(instance.run_storage, PostgresRunStorage)
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
@@ -27,6 +28,9 @@ def test_repository_dagster_yaml_gives_a_postgres_backed_queued_instance(
         assert limits.max_concurrent_runs == 4
         assert {"key": "tds/domain", "value": "rollups", "limit": 1} in limits.tag_concurrency_limits
         assert instance.get_runs() == []
+        # Writing an event runs dagster-postgres' NOTIFY, which fails under psycopg 3.
+        instance.report_runless_asset_event(dg.AssetMaterialization("probe"))
+        assert instance.get_latest_materialization_event(dg.AssetKey("probe")) is not None
 
 
 def test_workspace_loads_the_code_location() -> None:
