@@ -152,7 +152,11 @@ class IngestService:
 
     def _try(self, call: Callable[[], object]) -> bool:
         try:
-            return bool(call())
+            result = bool(call())
         except psycopg.Error as exc:
             self.health.database_ok, self.health.database_error = False, str(exc).splitlines()[0]
             return False
+        if self.health.standby:
+            # A standby writes nothing, so its lease calls are its only database health signal.
+            self.health.database_ok, self.health.database_error = True, None
+        return result

@@ -139,6 +139,29 @@ def test_postgres_stopped_and_started_under_load(rig: IngestRig) -> None:
     assert [writer.metric("tds_ingest_takeovers_total") for writer in writers] == [0, 0]
 
 
+def test_postgres_stopped_and_started_under_load_in_lease_mode(rig: IngestRig) -> None:
+    leader = rig.writer("a", group="L", TDS_COORDINATION="lease").start().wait_ready()
+    standby = rig.writer("b", group="L", TDS_COORDINATION="lease").start().wait_healthy()
+    writers = [leader, standby]
+    pub = rig.publisher()
+    run = rig.publish_in_background(pub, 2000, per_second=500)
+    run.wait_published(500)
+    postgres = rig.stack.postgres
+    postgres.stop()
+    try:
+        for writer in writers:
+            wait_until(lambda w=writer: w.health("/health/database")[0] == 503, 15, "the writer reports the outage")
+        assert all(writer.alive for writer in writers)
+    finally:
+        postgres.start()
+    _assert_all_landed(rig, pub, run, timeout_s=90)
+    wait_until(lambda: sum(_active(w) for w in writers) == 1 and sum(_standby(w) for w in writers) == 1, 15,
+               "one instance leads again and the other stands by")
+    for writer in writers:
+        wait_until(lambda w=writer: w.health("/health")[0] == 200, 15, "both instances are healthy again")
+        assert writer.health("/health/database") == (200, {"ok": True, "error": None})
+
+
 def test_broker_restarted_with_a_backlog_loses_nothing(rig: IngestRig) -> None:
     # A small in-flight window keeps most of the backlog in the broker's persisted queue.
     writer = rig.writer("a", group=None, TDS_BATCH_SIZE="100", TDS_RECEIVE_MAXIMUM="200").start().wait_ready()
