@@ -8,7 +8,10 @@ from __future__ import annotations
 import dagster as dg
 
 from tds_platform.defs import alerts as alerts_defs
+from tds_platform.defs import backfill as backfill_defs
 from tds_platform.defs import dbt as dbt_defs
+from tds_platform.defs import quality as quality_defs
+from tds_platform.defs import replay as replay_defs
 from tds_platform.defs import retention as retention_defs
 from tds_platform.defs import rollups as rollups_defs
 from tds_platform.defs import sources as sources_defs
@@ -24,4 +27,7 @@ defs = dg.Definitions.merge(
     retention_defs.defs,
     alerts_defs.defs,
     dbt_defs.defs,
+    backfill_defs.defs,
+    replay_defs.defs,
+    quality_defs.defs,
 )

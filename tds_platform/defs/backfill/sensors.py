@@ -1,0 +1,117 @@
+"""The backfill sensors: new gaps -> `gap_backfill` runs, and finished backfills -> rollup/quality refreshes.
+
+Built by small factories from BackfillSettings so tests pass their own. The new-gap sensor asks
+for each gap once (run key per gap, plus a cursor of requests whose run has not started); the
+refresh sensor only requests runs of assets defined elsewhere and never writes data itself.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from tds_platform.backfill import store
+from tds_platform.backfill.settings import BackfillSettings
+from tds_platform.defs.backfill.jobs import JOB_NAME, OP_NAME, TELEMETRY, WINDOW_END, WINDOW_START, GapBackfillConfig
+from tds_platform.defs.backfill.refresh import (
+    BACKFILL_RUN_TAG,
+    LAST_STAGE,
+    STAGE_TAG,
+    STAGES,
+    WINDOW_END_TAG,
+    WINDOW_START_TAG,
+    stage_requests,
+)
+from tds_platform.defs.resources import DatabaseResource
+
+GAP_TAG = "tds/gap_id"
+# On its first tick the refresh sensor looks this far back for finished runs.
+FIRST_LOOK_BACK = timedelta(hours=1)
+
+
+def gap_run_request(gap_id: int) -> dg.RunRequest:
+    config = dg.RunConfig(ops={OP_NAME: GapBackfillConfig(gap_id=gap_id)})
+    return dg.RunRequest(run_key=f"gap-{gap_id}", run_config=config, tags={GAP_TAG: str(gap_id)})
+
+
+def build_new_gap_sensor(job: dg.JobDefinition, settings: BackfillSettings) -> dg.SensorDefinition:
+    @dg.sensor(name="new_gap_backfills", job=job, minimum_interval_seconds=settings.sensor_interval_s,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Launch gap_backfill for each new gap: closed ones at once, open ones once their silence "
+                           "has lasted TDS_BACKFILL_OPEN_GAP_MIN_AGE_S; at most TDS_BACKFILL_MAX_REQUESTS_PER_TICK.")
+    def new_gap_backfills(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult:
+        now = datetime.now(UTC)
+        since = now - timedelta(days=settings.lookback_days)
+        earlier = json.loads(context.cursor) if context.cursor else []
+        with database.engine().connect() as conn:
+            waiting = store.waiting_gaps(conn, earlier, since) if earlier else []
+            new = store.requestable_gaps(conn, since, now - timedelta(seconds=settings.open_gap_min_age_s),
+                                         settings.max_requests_per_tick, waiting)
+        cursor = json.dumps(sorted(set(waiting) | set(new)))
+        if not new:
+            return dg.SensorResult(skip_reason=dg.SkipReason("no new gap to backfill"), cursor=cursor)
+        context.log.info(f"requesting backfills for gaps {new}")
+        return dg.SensorResult(run_requests=[gap_run_request(gap_id) for gap_id in new], cursor=cursor)
+
+    return new_gap_backfills
+
+
+def landed_window(instance: dg.DagsterInstance, run_id: str) -> tuple[datetime, datetime] | None:
+    """The window a gap_backfill run reported readings landing in (its observation of `telemetry`)."""
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION).records
+    for record in records:
+        observation = record.event_log_entry.asset_observation
+        if observation is not None and observation.asset_key == TELEMETRY and WINDOW_START in observation.metadata:
+            return (datetime.fromisoformat(observation.metadata[WINDOW_START].value),
+                    datetime.fromisoformat(observation.metadata[WINDOW_END].value))
+    return None
+
+
+def _next_stage(instance: dg.DagsterInstance, repository: dg.RepositoryDefinition,
+                run: dg.DagsterRun) -> list[dg.RunRequest]:
+    """After a refresh run of stage n succeeded: stage n+1, once every run of stage n has succeeded."""
+    backfill_run_id, stage = run.tags[BACKFILL_RUN_TAG], int(run.tags[STAGE_TAG])
+    siblings = instance.get_runs(filters=dg.RunsFilter(tags={BACKFILL_RUN_TAG: backfill_run_id,
+                                                              STAGE_TAG: str(stage)}))
+    if stage >= LAST_STAGE or any(sibling.status != dg.DagsterRunStatus.SUCCESS for sibling in siblings):
+        return []
+    start, end = (datetime.fromisoformat(run.tags[tag]) for tag in (WINDOW_START_TAG, WINDOW_END_TAG))
+    return stage_requests(repository, stage + 1, start, end, backfill_run_id)[0]
+
+
+def refresh_requests(instance: dg.DagsterInstance, repository: dg.RepositoryDefinition,
+                     runs: list[dg.DagsterRun]) -> list[dg.RunRequest]:
+    """What the finished runs call for: stage 1 after a backfill that landed readings, the next stage
+    after the last run of a stage; run keys make requests seen on two ticks one run."""
+    requests = []
+    for run in runs:
+        if run.job_name == JOB_NAME:
+            window = landed_window(instance, run.run_id)
+            if window is not None:
+                requests += stage_requests(repository, 1, *window, run.run_id)[0]
+        elif STAGE_TAG in run.tags:
+            requests += _next_stage(instance, repository, run)
+    return requests
+
+
+def build_refresh_sensor(minimum_interval_s: int = 30) -> dg.SensorDefinition:
+    refreshed = dg.AssetSelection.assets(*(key for keys in STAGES.values() for key in keys))
+
+    @dg.sensor(name="backfill_refresh", asset_selection=refreshed, minimum_interval_seconds=minimum_interval_s,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="After a gap_backfill landed readings: re-materialize the rollup and quality partitions "
+                           "of its window (hourly assets first, telemetry_1d once they succeeded).")
+    def backfill_refresh(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        since = datetime.fromisoformat(context.cursor) if context.cursor else datetime.now(UTC) - FIRST_LOOK_BACK
+        filters = dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS], updated_after=since)
+        records = context.instance.get_run_records(filters=filters, order_by="update_timestamp", ascending=True)
+        if not records:
+            return dg.SensorResult(skip_reason=dg.SkipReason("no finished backfill or refresh run"))
+        runs = [record.dagster_run for record in records]
+        requests = refresh_requests(context.instance, context.repository_def, runs)
+        cursor = max(record.update_timestamp for record in records).isoformat()
+        if not requests:
+            return dg.SensorResult(skip_reason=dg.SkipReason("nothing to refresh"), cursor=cursor)
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+    return backfill_refresh
