@@ -7,6 +7,7 @@ import click
 from tds_platform.cli.alerts import alerts
 from tds_platform.cli.analysts import analysts
 from tds_platform.cli.db import db
+from tds_platform.cli.dlq import dlq
 from tds_platform.cli.simulate import simulate
 from tds_platform.cli.stack import stack
 from tds_platform.cli.status import status
@@ -26,6 +27,7 @@ cli.add_command(down)
 cli.add_command(analysts)
 cli.add_command(simulate)
 cli.add_command(alerts)
+cli.add_command(dlq)
 
 
 def main() -> None:
