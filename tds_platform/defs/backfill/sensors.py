@@ -95,6 +95,9 @@ def refresh_requests(instance: dg.DagsterInstance, repository: dg.RepositoryDefi
 
 
 def build_refresh_sensor(minimum_interval_s: int = 30) -> dg.SensorDefinition:
+    """A polling sensor over finished runs rather than a run_status_sensor: a run status sensor can
+    only request jobs, and no single asset job can hold hourly and daily partitioned assets, while a
+    sensor with an asset selection may request any subset of it (one partitions definition per run)."""
     refreshed = dg.AssetSelection.assets(*(key for keys in STAGES.values() for key in keys))
 
     @dg.sensor(name="backfill_refresh", asset_selection=refreshed, minimum_interval_seconds=minimum_interval_s,
