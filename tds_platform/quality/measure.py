@@ -20,6 +20,9 @@ INTERVAL_HISTORY = timedelta(hours=24)
 # Gaps come from consecutive readings over the window plus the last reading before it and the
 # first one after it, so a window edge is never a gap and a gap crossing it is seen whole.
 # Readings at or after :now do not exist yet as far as this computation is concerned.
+# received counts rows: (series_id, ts) is the primary key of tds.telemetry_raw, so each row is
+# one distinct timestamp (a resent reading was absorbed when it landed).
+# The window's readings are sorted once (series, ts) and aggregated in that single pass.
 MEASURE_WINDOW = text("""
 WITH series AS (
     SELECT s.series_id, s.tenant, e.site, s.equipment, s.metric,
@@ -56,62 +59,51 @@ edges AS (
         ORDER BY r.ts LIMIT 1
     ) after ON true
 ),
-inside AS (
-    SELECT r.series_id, r.ts, r.value, r.quality
-    FROM tds.telemetry_raw r
-    WHERE r.ts >= :window_start AND r.ts < :until
-),
-counts AS (
-    SELECT i.series_id, count(DISTINCT i.ts) AS received,
-           count(DISTINCT i.ts) FILTER (
-               WHERE i.quality = 0
-                 AND i.value > '-Infinity'::float8 AND i.value < 'Infinity'::float8  -- finite: NaN sorts above Infinity
-                 AND (s.valid_min IS NULL OR i.value >= s.valid_min)
-                 AND (s.valid_max IS NULL OR i.value <= s.valid_max)
-           ) AS good,
-           min(i.ts) AS first_ts
-    FROM inside i
-    JOIN series s ON s.series_id = i.series_id
-    GROUP BY i.series_id
-),
 timeline AS (
-    SELECT series_id, ts FROM inside
-    UNION ALL SELECT series_id, before_ts FROM edges WHERE before_ts IS NOT NULL
-    UNION ALL SELECT series_id, after_ts FROM edges WHERE after_ts IS NOT NULL
+    SELECT r.series_id, r.ts, true AS inside,
+           r.quality = 0
+           AND r.value > '-Infinity'::float8 AND r.value < 'Infinity'::float8  -- finite: NaN sorts above Infinity
+           AND (s.valid_min IS NULL OR r.value >= s.valid_min)
+           AND (s.valid_max IS NULL OR r.value <= s.valid_max) AS good
+    FROM tds.telemetry_raw r
+    JOIN series s ON s.series_id = r.series_id
+    WHERE r.ts >= :window_start AND r.ts < :until
+    UNION ALL SELECT series_id, before_ts, false, false FROM edges WHERE before_ts IS NOT NULL
+    UNION ALL SELECT series_id, after_ts, false, false FROM edges WHERE after_ts IS NOT NULL
 ),
 silences AS (
-    SELECT series_id, ts AS gap_start, lead(ts) OVER (PARTITION BY series_id ORDER BY ts) AS gap_end
-    FROM timeline
+    SELECT t.series_id, t.ts, t.inside, t.good,
+           lead(t.ts) OVER (PARTITION BY t.series_id ORDER BY t.ts) AS next_ts
+    FROM timeline t
 ),
-gaps AS (
-    SELECT g.series_id, g.gap_start, g.gap_end,
-           extract(epoch FROM coalesce(g.gap_end, :now) - g.gap_start)::float8 AS duration_s
-    FROM silences g
-    JOIN edges e ON e.series_id = g.series_id
-    WHERE g.gap_start < :until
-      AND (g.gap_end IS NULL OR g.gap_end > :window_start)
-      AND extract(epoch FROM coalesce(g.gap_end, :now) - g.gap_start)::float8 > :gap_factor * e.interval_s
+spans AS (
+    SELECT s.*, extract(epoch FROM coalesce(s.next_ts, :now) - s.ts)::float8 AS silence_s,
+           s.ts < :until AND (s.next_ts IS NULL OR s.next_ts > :window_start)
+           AND extract(epoch FROM coalesce(s.next_ts, :now) - s.ts)::float8 > :gap_factor * e.interval_s AS is_gap
+    FROM silences s
+    JOIN edges e ON e.series_id = s.series_id
 ),
-gap_lists AS (
-    SELECT series_id, count(*) AS gap_count, max(duration_s) AS longest_gap_s,
-           array_agg(gap_start ORDER BY gap_start) AS gap_starts,
-           array_agg(gap_end ORDER BY gap_start) AS gap_ends,
-           array_agg(duration_s ORDER BY gap_start) AS gap_durations
-    FROM gaps
+per_series AS (
+    SELECT series_id,
+           count(*) FILTER (WHERE inside) AS received,
+           count(*) FILTER (WHERE good) AS good,
+           min(ts) FILTER (WHERE inside) AS first_ts,
+           count(*) FILTER (WHERE is_gap) AS gap_count,
+           max(silence_s) FILTER (WHERE is_gap) AS longest_gap_s,
+           array_agg(ts ORDER BY ts) FILTER (WHERE is_gap) AS gap_starts,
+           array_agg(next_ts ORDER BY ts) FILTER (WHERE is_gap) AS gap_ends,
+           array_agg(silence_s ORDER BY ts) FILTER (WHERE is_gap) AS gap_durations
+    FROM spans
     GROUP BY series_id
 ),
 measured AS (
     SELECT e.series_id, e.tenant, e.site, e.equipment, e.metric, e.interval_s,
-           extract(epoch FROM :until - CASE WHEN e.before_ts IS NULL THEN c.first_ts ELSE :window_start END)::float8
+           extract(epoch FROM :until - CASE WHEN e.before_ts IS NULL THEN p.first_ts ELSE :window_start END)::float8
                / e.interval_s AS expected,
-           coalesce(c.received, 0) AS received,
-           coalesce(c.good, 0) AS good,
-           coalesce(g.gap_count, 0) AS gap_count, g.longest_gap_s,
-           g.gap_starts, g.gap_ends, g.gap_durations
+           p.received, p.good, p.gap_count, p.longest_gap_s, p.gap_starts, p.gap_ends, p.gap_durations
     FROM edges e
-    LEFT JOIN counts c ON c.series_id = e.series_id
-    LEFT JOIN gap_lists g ON g.series_id = e.series_id
-    WHERE e.before_ts IS NOT NULL OR c.first_ts IS NOT NULL
+    JOIN per_series p ON p.series_id = e.series_id
+    WHERE e.before_ts IS NOT NULL OR p.first_ts IS NOT NULL
 )
 SELECT series_id, tenant, site, equipment, metric, interval_s, expected, received, good,
        CASE WHEN expected > 0 THEN 100 * least(received / expected, 1) END AS coverage_pct,  -- least() skips NULLs
@@ -120,6 +112,10 @@ SELECT series_id, tenant, site, equipment, metric, interval_s, expected, receive
 FROM measured
 ORDER BY tenant, equipment, metric
 """)
+
+# JIT compilation costs more than it saves on this one-off statement (1.4 s of 4.5 s measured),
+# and the sorts of ~1M rows should stay in memory: both only for this transaction.
+STATEMENT_SETTINGS = text("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
 
 SERIES_COLUMNS = ["series_id", "tenant", "site", "equipment", "metric", "interval_s", "expected", "received",
                   "good", "coverage_pct", "good_pct", "gap_count", "longest_gap_s"]
@@ -162,6 +158,7 @@ class WindowQuality:
 def measure_window(conn: Connection, window: Window, gap_factor: float) -> WindowQuality:
     if window.until <= window.start:
         return WindowQuality(window, pd.DataFrame(columns=SERIES_COLUMNS), pd.DataFrame(columns=GAP_COLUMNS))
+    conn.execute(STATEMENT_SETTINGS)
     rows = conn.execute(MEASURE_WINDOW, {
         "window_start": window.start, "window_end": window.end, "until": window.until, "now": window.now,
         "history_start": window.until - INTERVAL_HISTORY, "gap_factor": gap_factor,

@@ -139,6 +139,15 @@ class Fleet:
         """The ten readings meter-3/energy was missing from 10:30 to 10:39, arriving late."""
         self.land(ENERGY, LATE_ENERGY)
 
+    def land_pressure(self, start: str, end: str) -> None:
+        """chiller-1/pressure reports again, every 60 s from start to end."""
+        self.land(PRESSURE, _good(every(start, end, 60)))
+
+    @property
+    def series_ids_by_name(self) -> dict[tuple[str, str], int]:
+        """series_id by (equipment, metric), for acme's series."""
+        return {(s.equipment, s.metric): i for s, i in self.series_ids.items() if s.tenant == "acme"}
+
     def land(self, series: Series, readings: list[Reading]) -> None:
         with self.engine.begin() as conn:
             conn.execute(LAND, [{"series_id": self.series_ids[series], "ts": ts, "value": v, "quality": q}

@@ -1,0 +1,58 @@
+"""Judges a range of whole hours: measure each, replace its quality_hourly rows, track its gaps.
+
+One transaction per hour, so a long backfill keeps what it finished; it must never write outside
+the hours it was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from tds_platform.quality.measure import Window, WindowQuality, measure_window
+from tds_platform.quality.store import GapChanges, record_gaps, replace_hour
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class HoursJudged:
+    """Everything the judged hours produced: per-series figures (with their `hour`) and distinct gaps."""
+
+    series: pd.DataFrame
+    gaps: pd.DataFrame
+    rows_written: int
+    gap_changes: GapChanges
+
+
+def hours_between(start: datetime, end: datetime) -> list[datetime]:
+    if start.minute or start.second or start.microsecond or end.minute or end.second or end.microsecond:
+        raise ValueError(f"[{start}, {end}) is not a range of whole hours")
+    count = int((end - start) / HOUR)
+    if count < 1:
+        raise ValueError(f"[{start}, {end}) holds no hour")
+    return [start + k * HOUR for k in range(count)]
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    filled = [f for f in frames if not f.empty]
+    return pd.concat(filled, ignore_index=True) if filled else frames[0]
+
+
+def judge_hours(engine: Engine, start: datetime, end: datetime, now: datetime, gap_factor: float) -> HoursJudged:
+    results: list[WindowQuality] = []
+    rows = new = updated = cleared = 0
+    for hour in hours_between(start, end):
+        with engine.begin() as conn:
+            quality = measure_window(conn, Window(hour, hour + HOUR, now), gap_factor)
+            rows += replace_hour(conn, quality)
+            changes = record_gaps(conn, quality)
+        results.append(quality)
+        new, updated, cleared = new + changes.new, updated + changes.updated, cleared + changes.cleared
+    series = _concat([r.series.assign(hour=r.window.start) for r in results])
+    # A gap spanning several hours is seen by each of them: it is one gap.
+    gaps = _concat([r.gaps for r in results]).drop_duplicates(subset=["series_id", "gap_start"], keep="last")
+    return HoursJudged(series, gaps.reset_index(drop=True), rows, GapChanges(new, updated, cleared))

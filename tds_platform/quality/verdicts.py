@@ -1,0 +1,87 @@
+"""Pass/fail verdicts over judged hours: coverage, good-percentage, long gaps, with the offenders.
+
+Pure functions of frames and thresholds, so a check's outcome is testable without Dagster; they
+must never hide an offender's identity (tenant, equipment, metric) or its figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from tds_platform.quality.settings import QualitySettings
+
+SERIES_KEY = ["tenant", "equipment", "metric"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def plain_value(value: Any) -> Any:
+    """JSON-friendly: timestamps as ISO strings, missing as None, numpy scalars as Python ones."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value.item() if hasattr(value, "item") else value
+
+
+def _offenders(frame: pd.DataFrame, columns: list[str], limit: int) -> list[dict[str, Any]]:
+    return [{c: plain_value(row[c]) for c in columns} for _, row in frame.head(limit).iterrows()]
+
+
+def _below(series: pd.DataFrame, column: str, threshold: float, settings: QualitySettings, what: str) -> Verdict:
+    judged = series[series[column].notna()]  # unknown (no interval, no readings) is not a failure of this check
+    low = judged[judged[column] < threshold].sort_values([column, *SERIES_KEY])
+    equipment = sorted({f"{t}/{e}" for t, e in zip(low["tenant"], low["equipment"], strict=True)})
+    return Verdict(
+        passed=low.empty,
+        description=(f"all {len(judged)} series-hours have {what} >= {threshold:g}%" if low.empty else
+                     f"{len(low)} of {len(judged)} series-hours have {what} below {threshold:g}%: "
+                     + ", ".join(equipment[: settings.max_offenders])),
+        metadata={
+            "threshold_pct": threshold,
+            "series_hours_checked": len(judged),
+            "offender_count": len(low),
+            "offending_equipment": equipment[: settings.max_offenders],
+            "offenders": _offenders(low, ["hour", *SERIES_KEY, column, "expected", "received", "good"],
+                                    settings.max_offenders),
+        },
+    )
+
+
+def coverage_verdict(series: pd.DataFrame, settings: QualitySettings) -> Verdict:
+    return _below(series, "coverage_pct", settings.min_coverage_pct, settings, "coverage")
+
+
+def good_verdict(series: pd.DataFrame, settings: QualitySettings) -> Verdict:
+    return _below(series, "good_pct", settings.min_good_pct, settings, "good readings")
+
+
+def long_gap_verdict(gaps: pd.DataFrame, settings: QualitySettings) -> Verdict:
+    """Gaps found in the judged hours (each overlaps one of them) longer than the limit; an open
+    gap counts with its duration so far."""
+    long = gaps[gaps["duration_s"] > settings.max_gap_s].sort_values("duration_s", ascending=False)
+    equipment = sorted({f"{t}/{e}" for t, e in zip(long["tenant"], long["equipment"], strict=True)})
+    return Verdict(
+        passed=long.empty,
+        description=(f"no gap longer than {settings.max_gap_s:g} s among {len(gaps)} found" if long.empty else
+                     f"{len(long)} gaps longer than {settings.max_gap_s:g} s: "
+                     + ", ".join(equipment[: settings.max_offenders])),
+        metadata={
+            "max_gap_s": settings.max_gap_s,
+            "gaps_found": len(gaps),
+            "offender_count": len(long),
+            "offending_equipment": equipment[: settings.max_offenders],
+            "offenders": _offenders(long.assign(open=long["gap_end"].isna()),
+                                    [*SERIES_KEY, "gap_start", "gap_end", "duration_s", "open"],
+                                    settings.max_offenders),
+        },
+    )
