@@ -1,0 +1,102 @@
+"""The quality assets `quality_hourly` and `gaps`, judged together per hour, with their checks.
+
+One multi-asset because both come from the same pass over the readings (computing them twice
+would double the cost); the body only picks the window and reports, the numbers come from
+`tds_platform.quality`. It must never write outside the partition window it was given.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+from pydantic import Field
+
+from tds_platform.defs.partitions import hourly_partitions
+from tds_platform.defs.resources import DatabaseResource
+from tds_platform.quality.runner import HoursJudged, judge_hours
+from tds_platform.quality.settings import QualitySettings
+from tds_platform.quality.verdicts import Verdict, coverage_verdict, good_verdict, long_gap_verdict
+
+QUALITY_HOURLY = dg.AssetKey("quality_hourly")
+GAPS = dg.AssetKey("gaps")
+TELEMETRY = dg.AssetKey("telemetry")
+
+COVERAGE_CHECK = "coverage_above_threshold"
+GOOD_CHECK = "good_pct_above_threshold"
+LONG_GAP_CHECK = "no_long_gap"
+
+
+class QualityRunConfig(dg.Config):
+    now: str | None = Field(
+        default=None,
+        description="judge the hours as of this ISO-8601 time (reproduce a past run, tests); default: now",
+    )
+
+    def resolved_now(self) -> datetime:
+        if self.now is None:
+            return datetime.now(UTC)
+        moment = datetime.fromisoformat(self.now)
+        if moment.tzinfo is None:
+            raise dg.Failure(f"config now={self.now!r} needs a UTC offset, e.g. 2026-03-01T11:30:00+00:00")
+        return moment
+
+
+def severity(settings: QualitySettings) -> dg.AssetCheckSeverity:
+    return dg.AssetCheckSeverity.ERROR if settings.check_severity == "error" else dg.AssetCheckSeverity.WARN
+
+
+def check_result(asset: dg.AssetKey, name: str, verdict: Verdict, settings: QualitySettings) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=asset, check_name=name, passed=verdict.passed, severity=severity(settings),
+        description=verdict.description, metadata=verdict.metadata,
+    )
+
+
+def _materializations(judged: HoursJudged, start: datetime, end: datetime) -> list[dg.MaterializeResult]:
+    window = {"window_start": start.isoformat(), "window_end": end.isoformat()}
+    series = judged.series
+    return [
+        dg.MaterializeResult(asset_key=QUALITY_HOURLY, metadata={
+            **window, "rows_written": judged.rows_written,
+            "mean_coverage_pct": float(series["coverage_pct"].astype("float64").mean()) if len(series) else None,
+            "mean_good_pct": float(series["good_pct"].astype("float64").mean()) if len(series) else None,
+        }),
+        dg.MaterializeResult(asset_key=GAPS, metadata={
+            **window, "gaps_in_window": len(judged.gaps), "open_gaps": int(judged.gaps["gap_end"].isna().sum()),
+            "new_gaps": judged.gap_changes.new, "updated_gaps": judged.gap_changes.updated,
+            "cleared_gaps": judged.gap_changes.cleared,
+        }),
+    ]
+
+
+def build_quality_assets(settings: QualitySettings) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name="quality",
+        specs=[
+            dg.AssetSpec(QUALITY_HOURLY, deps=[TELEMETRY], group_name="quality", kinds={"postgres", "sql"},
+                         description="tds.quality_hourly: expected, received, good, coverage_pct, good_pct, "
+                                     "gap_count, longest_gap_s per tenant/equipment/metric and hour."),
+            dg.AssetSpec(GAPS, deps=[TELEMETRY], group_name="quality", kinds={"postgres", "sql"},
+                         description="tds.gaps: silences longer than gap_factor x the expected interval, "
+                                     "tracked across runs (open while running, closed when data resumes, "
+                                     "cleared when filled)."),
+        ],
+        check_specs=[
+            dg.AssetCheckSpec(COVERAGE_CHECK, asset=QUALITY_HOURLY,
+                              description=f"every series-hour has coverage >= {settings.min_coverage_pct:g}%"),
+            dg.AssetCheckSpec(GOOD_CHECK, asset=QUALITY_HOURLY,
+                              description=f"every series-hour has good readings >= {settings.min_good_pct:g}%"),
+            dg.AssetCheckSpec(LONG_GAP_CHECK, asset=GAPS,
+                              description=f"no gap found in the partition is longer than {settings.max_gap_s:g} s"),
+        ],
+        partitions_def=hourly_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def quality(context: dg.AssetExecutionContext, config: QualityRunConfig, database: DatabaseResource):
+        start, end = context.partition_time_window
+        judged = judge_hours(database.engine(), start, end, config.resolved_now(), settings.gap_factor)
+        yield from _materializations(judged, start, end)
+        yield check_result(QUALITY_HOURLY, COVERAGE_CHECK, coverage_verdict(judged.series, settings), settings)
+        yield check_result(QUALITY_HOURLY, GOOD_CHECK, good_verdict(judged.series, settings), settings)
+        yield check_result(GAPS, LONG_GAP_CHECK, long_gap_verdict(judged.gaps, settings), settings)
+
+    return quality

@@ -1,0 +1,40 @@
+"""The quality package's definitions load, with every asset, check, job and schedule in place."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from tds_platform.defs.quality import build_quality_defs, defs
+from tds_platform.defs.resources import DatabaseResource
+from tds_platform.quality.settings import QualitySettings
+
+# Loading definitions never connects: any URL will do.
+RESOURCES = dg.Definitions(resources={"database": DatabaseResource(url="postgresql://nobody@127.0.0.1:1/none")})
+
+
+def _repository(quality_defs: dg.Definitions) -> dg.RepositoryDefinition:
+    return dg.Definitions.merge(RESOURCES, quality_defs).get_repository_def()
+
+
+def test_quality_definitions_are_complete() -> None:
+    repo = _repository(defs)
+    graph = repo.asset_graph
+    assert {dg.AssetKey("quality_hourly"), dg.AssetKey("gaps")} <= set(graph.get_all_asset_keys())
+    assert {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys} == {
+        ("quality_hourly", "coverage_above_threshold"), ("quality_hourly", "good_pct_above_threshold"),
+        ("gaps", "no_long_gap"), ("telemetry_1m", "rollup_expectations"), ("telemetry_1h", "rollup_expectations"),
+        ("telemetry_1d", "rollup_expectations"),
+    }
+    for key in ("quality_hourly", "gaps"):
+        node = graph.get(dg.AssetKey(key))
+        assert node.group_name == "quality"
+        assert dg.AssetKey("telemetry") in node.parent_keys
+    assert repo.get_job("quality_hourly_job") is not None
+    assert repo.get_schedule_def("quality_hourly_schedule").cron_schedule == "5 * * * *"
+
+
+def test_thresholds_show_in_check_descriptions() -> None:
+    graph = _repository(build_quality_defs(QualitySettings(min_coverage_pct=80, max_gap_s=600))).asset_graph
+    descriptions = {k.name: graph.get_check_spec(k).description for k in graph.asset_check_keys}
+    assert "coverage >= 80%" in descriptions["coverage_above_threshold"]
+    assert "600 s" in descriptions["no_long_gap"]
