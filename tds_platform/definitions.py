@@ -10,6 +10,7 @@ import dagster as dg
 from tds_platform.defs import alerts as alerts_defs
 from tds_platform.defs import backfill as backfill_defs
 from tds_platform.defs import dbt as dbt_defs
+from tds_platform.defs import quality as quality_defs
 from tds_platform.defs import replay as replay_defs
 from tds_platform.defs import retention as retention_defs
 from tds_platform.defs import rollups as rollups_defs
@@ -28,4 +29,5 @@ defs = dg.Definitions.merge(
     dbt_defs.defs,
     backfill_defs.defs,
     replay_defs.defs,
+    quality_defs.defs,
 )
