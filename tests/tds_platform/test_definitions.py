@@ -34,6 +34,8 @@ def test_every_asset_job_schedule_and_sensor_loads(repository: dg.RepositoryDefi
     assert set(sensors) >= SENSORS
     assert all(sensors[name].default_status is dg.DefaultSensorStatus.RUNNING for name in SENSORS)
     assert "database" in repository.get_top_level_resources()
+    for name in JOBS:  # one SQL statement per step: no subprocess per step
+        assert repository.get_job(name).executor_def is dg.in_process_executor
 
 
 def test_lineage_is_connected_from_landing_to_daily_rollups() -> None:

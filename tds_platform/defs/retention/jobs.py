@@ -28,7 +28,7 @@ def build_retention_job(settings: RetentionSettings) -> dg.JobDefinition:
         })
 
     @dg.job(name="apply_retention", description="Apply the per-table retention policy (TDS_RETENTION_*).",
-            tags={"tds/domain": "retention"})
+            tags={"tds/domain": "retention"}, executor_def=dg.in_process_executor)
     def apply_retention_job() -> None:
         apply_retention_policy()
 

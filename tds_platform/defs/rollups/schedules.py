@@ -17,13 +17,17 @@ from tds_platform.defs.rollups.settings import RollupSettings
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
+# Each step is one SQL statement: running steps in the run's own process saves a Python start-up
+# per step (~20 s on a busy 2-core machine) for no loss of parallelism (the steps are a chain).
 refresh_rollups_job = dg.define_asset_job(
     "refresh_rollups", selection=[MINUTE.name, HOUR.name], partitions_def=hourly_partitions_with_current,
-    tags={"tds/domain": "rollups"}, description="Refresh the 1-minute and 1-hour rollups over a window.",
+    tags={"tds/domain": "rollups"}, executor_def=dg.in_process_executor,
+    description="Refresh the 1-minute and 1-hour rollups over a window.",
 )
 refresh_daily_rollups_job = dg.define_asset_job(
     "refresh_daily_rollups", selection=[DAY.name], partitions_def=daily_partitions_with_current,
-    tags={"tds/domain": "rollups"}, description="Refresh the 1-day rollups over a window.",
+    tags={"tds/domain": "rollups"}, executor_def=dg.in_process_executor,
+    description="Refresh the 1-day rollups over a window.",
 )
 
 

@@ -42,7 +42,8 @@ metric_spec = dg.AssetSpec(
 )
 
 observe_sources_job = dg.define_asset_job(
-    "observe_sources", selection=[telemetry, dlq], description="Observe the landing tables (newest rows, counts).",
+    "observe_sources", selection=[telemetry, dlq], executor_def=dg.in_process_executor,  # two quick queries
+    description="Observe the landing tables (newest rows, counts).",
 )
 observe_sources_schedule = dg.ScheduleDefinition(
     name="observe_sources", job=observe_sources_job, cron_schedule="*/5 * * * *", execution_timezone="UTC",
