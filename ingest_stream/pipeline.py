@@ -143,9 +143,13 @@ class Pipeline:
                 self.metrics.database_retries.inc()
                 log.warning("database unavailable; retrying batch", extra={"error": str(exc), "retry_in_s": delay,
                                                                           "batch": len(batch)})
+                # Pause in short steps: a signal does not cut a sleep short, and SIGTERM must not
+                # wait out a backoff of up to retry_max_s.
+                resume_at = time.monotonic() + delay
+                while not give_up() and time.monotonic() < resume_at:
+                    time.sleep(0.05)
                 if give_up():
                     return None
-                time.sleep(delay)
                 delay = min(delay * 2, self.retry_max_s)
                 continue
             self.health.database_ok, self.health.database_error = True, None

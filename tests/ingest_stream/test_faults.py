@@ -269,3 +269,30 @@ def test_sigterm_flushes_commits_acks_and_exits_zero_quickly(rig: IngestRig) -> 
     more = rig.publish_readings(pub, 10, start=BASE_TS + timedelta(hours=1))
     assert len(pub.wait_acked(list(more))) == 10
     assert rig.wait_for_rows(310, timeout_s=10) == 310
+
+
+def test_sigterm_while_the_database_is_down_exits_promptly_and_acknowledges_nothing(rig: IngestRig) -> None:
+    writer = rig.writer("a", group=None).start().wait_ready()
+    pub = rig.publisher()
+    postgres = rig.stack.postgres
+    postgres.stop()
+    try:
+        sent = rig.publish_readings(pub, 50)
+        acked = pub.wait_acked(list(sent))
+        assert len(acked) == 50
+        wait_until(lambda: writer.health("/health/database")[0] == 503, 10, "the writer reports the outage")
+        # Signal right as the writer starts a long retry pause: it must not sleep it out.
+        wait_until(lambda: '"retry_in_s":6.4' in writer.log_path.read_text(), 20, "the retry backoff is 6.4 s",
+                   interval_s=0.02)
+        started = time.monotonic()
+        writer.kill(signal.SIGTERM)
+        assert writer.wait(timeout_s=30) == 0
+        took_s = time.monotonic() - started
+        assert took_s < 4, f"SIGTERM took {took_s:.1f}s with the database down"
+    finally:
+        postgres.start()
+    assert rig.reading_count() == 0
+    # Nothing was acknowledged, so the broker hands all of it to the restarted writer.
+    writer.start().wait_ready()
+    assert rig.wait_for_rows(50, timeout_s=20) == 50
+    rig.assert_exactly_once(sent, acked)
