@@ -47,6 +47,23 @@ class BrokerAddress:
                    password=unquote(parts.password) if parts.password else None, tls=tls)
 
 
+class _Client(mqtt.Client):
+    """paho-mqtt 2.2 never counts its own writes as keep-alive activity (`_packet_write` returns before
+    it updates `_last_msg_out`), so a writer busy acknowledging a backlog still sends PINGREQ every
+    keepalive. Mosquitto 2.0 answers it only after the backlog it is sending, paho gives up waiting
+    ("Keep alive timeout", measured: a reconnect every 60-90 s while draining 1,000,000 messages) and the
+    whole in-flight window is delivered again. MQTT's keep-alive is about the client's own packets, so
+    a write that sent something counts, and PINGREQ goes out only when the writer has been silent."""
+
+    def _packet_write(self) -> mqtt.MQTTErrorCode:
+        wrote = bool(self._out_packet)
+        rc = super()._packet_write()
+        if wrote:
+            with self._msgtime_mutex:
+                self._last_msg_out = time.monotonic()
+        return rc
+
+
 @dataclass(frozen=True)
 class SessionOptions:
     client_id: str
@@ -77,7 +94,7 @@ class MqttSession:
         self.last_message_at = time.monotonic()
         self.taken_over = False
         v5 = options.protocol == "5"
-        self.client = mqtt.Client(
+        self.client = _Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=options.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else not options.persistent,
