@@ -167,21 +167,20 @@ class WriterProcess:
             return self.proc.wait()
 
 
-def handled(writer: WriterProcess) -> float:
-    """Readings the writer landed or found already landed (a redelivery): every one it finished."""
-    scrape = writer.scrape()
-    return scrape.total(POINTS) + scrape.total(DUPLICATES)
+def landed(writer: WriterProcess) -> float:
+    """Readings this writer newly landed; a redelivery counts as a duplicate, never here."""
+    return writer.scrape().total(POINTS)
 
 
 def wait_for_points(writers: Sequence[WriterProcess], expected: int, stall_s: float = 60.0, poll_s: float = 0.1,
                     on_poll: Callable[[], object] | None = None) -> float:
-    """Poll the writers' counters until `expected` readings are finished; the monotonic time that was seen.
+    """Poll the writers' counters until `expected` readings are landed; the monotonic time that was seen.
 
     Raises WriterError if the count does not move for `stall_s`.
     """
     progress, moved_at = -1.0, time.monotonic()
     while True:
-        done = sum(handled(w) for w in writers)
+        done = sum(landed(w) for w in writers)
         now = time.monotonic()
         if on_poll is not None:
             on_poll()
