@@ -70,7 +70,8 @@ def test_group_member_killed_mid_stream_and_restarted_loses_nothing(rig: IngestR
     rig.assert_exactly_once({**run.sent, **sent}, acked | set(run.sent))
 
 
-def test_group_member_killed_for_good_is_drained_by_the_survivor_and_retired(rig: IngestRig) -> None:
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "scaled-down"])
+def test_group_member_gone_for_good_is_drained_by_the_survivor_and_retired(rig: IngestRig, how: int) -> None:
     survivor, victim = rig.writer("a").start(), rig.writer("b").start()
     survivor.wait_ready()
     victim.wait_ready()
@@ -78,7 +79,7 @@ def test_group_member_killed_for_good_is_drained_by_the_survivor_and_retired(rig
     run = rig.publish_in_background(pub, 3000, per_second=600)
     run.wait_published(600)
     wait_until(lambda: victim.metric("tds_ingest_points_total") > 0, 10, "the victim has landed some readings")
-    victim.kill(signal.SIGKILL)
+    victim.kill(how)  # a clean stop keeps the session too (the member may come back), so both strand messages
     victim.wait()
     # Mosquitto keeps queueing the dead member's share; only the survivor's takeover can land it.
     _assert_all_landed(rig, pub, run)
