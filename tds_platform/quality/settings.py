@@ -24,3 +24,6 @@ class QualitySettings(BaseSettings):
         default="warn", description="severity of a failing quality or expectation check"
     )
     max_offenders: int = Field(default=20, ge=1, description="offending series listed in a check's metadata")
+    trailing_hours: int = Field(
+        default=3, ge=1, description="closed hours the schedule re-judges every 5 minutes (late data, backfills)"
+    )

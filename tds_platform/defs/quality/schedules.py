@@ -1,23 +1,41 @@
-"""The quality job and its hourly schedule: judge each hour once it has closed.
+"""The quality job and its schedule: every 5 minutes, re-judge the trailing closed hours in one run.
 
-Runs at minute 5 so readings of the hour's last seconds have landed; it never judges the hour
-still running (the partitions end at the last complete hour).
+A trailing window (not only the hour that just closed) picks up late data and re-sent history, so
+a repaired gap clears within minutes; it never judges the hour still running (the partitions end
+at the last complete hour).
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 import dagster as dg
 
 from tds_platform.defs.partitions import hourly_partitions
 from tds_platform.defs.quality.assets import GAPS, QUALITY_HOURLY
+from tds_platform.defs.rollups.levels import floor_to_bucket
+from tds_platform.defs.rollups.schedules import range_tags
+from tds_platform.quality.settings import QualitySettings
+
+HOUR = timedelta(hours=1)
 
 quality_job = dg.define_asset_job(
     "quality_hourly_job", selection=dg.AssetSelection.assets(QUALITY_HOURLY, GAPS), partitions_def=hourly_partitions,
     tags={"tds/domain": "quality"}, description="Judge coverage, good-percentage and gaps of an hour (or a range).",
 )
 
-quality_schedule = dg.build_schedule_from_partitioned_job(
-    quality_job, name="quality_hourly_schedule", minute_of_hour=5,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every hour at :05, judge the hour that just closed.",
-)
+
+
+def closed_hours(now: datetime, count: int) -> dg.PartitionKeyRange:
+    """The `count` complete hours before `now` (fewer near the first partition)."""
+    end = floor_to_bucket(now, HOUR)
+    window = dg.TimeWindow(max(end - count * HOUR, hourly_partitions.start), end)
+    return hourly_partitions.get_partition_key_range_for_time_window(window)
+
+
+@dg.schedule(name="quality_hourly_schedule", cron_schedule="*/5 * * * *", job=quality_job,
+             execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Every 5 minutes: judge the trailing closed hours (one run for the range).")
+def quality_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    keys = closed_hours(context.scheduled_execution_time, QualitySettings().trailing_hours)
+    return dg.RunRequest(tags=range_tags(keys))

@@ -30,7 +30,18 @@ def test_quality_definitions_are_complete() -> None:
         assert node.group_name == "quality"
         assert dg.AssetKey("telemetry") in node.parent_keys
     assert repo.get_job("quality_hourly_job") is not None
-    assert repo.get_schedule_def("quality_hourly_schedule").cron_schedule == "5 * * * *"
+    assert repo.get_schedule_def("quality_hourly_schedule").cron_schedule == "*/5 * * * *"
+
+
+def test_schedule_judges_the_trailing_closed_hours_in_one_run() -> None:
+    from datetime import UTC, datetime
+
+    from tds_platform.defs.quality.schedules import quality_schedule
+
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
+    request = quality_schedule(context)
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-11-23-07:00"
+    assert request.tags["dagster/asset_partition_range_end"] == "2026-11-23-09:00"
 
 
 def test_thresholds_show_in_check_descriptions() -> None:
