@@ -25,7 +25,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
+def upgrade(url: str, revision: str = "head") -> None:
     config = alembic_config(url)
     with engine_for(url).begin() as conn:
         config.attributes["connection"] = conn
@@ -40,12 +40,11 @@ def downgrade(url: str, revision: str) -> None:
 
 
 def current(url: str) -> str | None:
-    """The revision(s) the database is at, comma-separated; None for an empty database."""
+    """The revision the database is at; None for an empty database."""
     with engine_for(url).connect() as conn:
-        heads = MigrationContext.configure(conn, opts={"version_table_schema": "public"}).get_current_heads()
-    return ",".join(sorted(heads)) or None
+        return MigrationContext.configure(conn, opts={"version_table_schema": "public"}).get_current_revision()
 
 
-def head() -> str:
-    """The newest revision(s) this code knows."""
-    return ",".join(sorted(ScriptDirectory.from_config(alembic_config("postgresql://localhost/x")).get_heads()))
+def head() -> str | None:
+    """The newest revision this code knows (the history is one line: a second head is an error)."""
+    return ScriptDirectory.from_config(alembic_config("postgresql://localhost/x")).get_current_head()

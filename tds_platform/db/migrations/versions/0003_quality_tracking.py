@@ -1,7 +1,7 @@
 """Quality tracking: gaps keep their series, their clearing and their backfill outcome.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-23
 
 `tds.gaps` rows are tracked across runs by (series, gap_start): the quality run upserts what it
@@ -16,8 +16,8 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0003"
-down_revision = "0001"
-branch_labels = ("quality",)
+down_revision = "0002"
+branch_labels = None
 depends_on = None
 
 UPGRADE = """

@@ -1,7 +1,7 @@
 """Analyst access to the dbt marts: one login per analyst, mapped to one tenant, row-level security.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-23
 
 The marts themselves are created by dbt, which (re)applies their policies in a post-hook
@@ -13,8 +13,8 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0004"
-down_revision = "0001"
-branch_labels = ("analytics",)
+down_revision = "0003"
+branch_labels = None
 depends_on = None
 
 # Which tenant each analyst login may see. In `analytics` so an analyst can read its own row
