@@ -37,5 +37,10 @@ class AlertSettings(BaseSettings):
         default=168.0, gt=0, description="equipment silent for longer than this is no longer looked at"
     )
 
+    dlq_window_minutes: float = Field(default=15.0, gt=0, description="window the dead-letter growth is counted in")
+    dlq_threshold: int = Field(
+        default=100, ge=1, description="this many dead letters within the window is an alert"
+    )
+
     def email_recipients(self) -> list[str]:
         return [address.strip() for address in self.email_to.split(",") if address.strip()]

@@ -1,20 +1,27 @@
-"""The code location loads, and everything the UI must show is there and connected.
-
-Domains add their names here as they land (the dbt marts extend the lineage check).
-"""
+"""The code location loads, and everything the UI must show is there and connected end to end:
+landed telemetry -> rollups and quality -> the analyst marts."""
 
 import dagster as dg
 import pytest
 
 from tds_platform.definitions import defs
 
-ASSETS = {"telemetry", "dlq", "equipment", "metric_spec", "telemetry_1m", "telemetry_1h", "telemetry_1d"}
-JOBS = {"refresh_rollups", "refresh_daily_rollups", "apply_retention", "observe_sources"}
+MARTS = {"analytics/equipment_hourly", "analytics/equipment_daily", "analytics/equipment_availability",
+         "analytics/site_daily_kpis", "analytics/data_quality_scorecard"}
+ASSETS = {"telemetry", "dlq", "equipment", "metric_spec", "telemetry_1m", "telemetry_1h", "telemetry_1d",
+          "quality_hourly", "gaps", *MARTS}
+IN_PROCESS_JOBS = {"refresh_rollups", "refresh_daily_rollups", "apply_retention", "observe_sources"}
+JOBS = {*IN_PROCESS_JOBS, "quality_hourly_job", "gap_backfill", "dlq_replay"}
 SCHEDULES = {"rollup_refresh": "*/5 * * * *", "daily_rollup_refresh": "*/30 * * * *",
-             "retention_daily": "30 3 * * *", "observe_sources": "*/5 * * * *"}
-SENSORS = {"equipment_freshness", "run_failure_alerts", "run_recovery_alerts"}
+             "retention_daily": "30 3 * * *", "observe_sources": "*/5 * * * *",
+             "quality_hourly_schedule": "*/5 * * * *"}
+SENSORS = {"equipment_freshness", "dlq_growth", "run_failure_alerts", "run_recovery_alerts", "new_gap_backfills",
+           "backfill_refresh", "analytics_marts_automation"}
 LINEAGE = [("telemetry", "telemetry_1m"), ("telemetry_1m", "telemetry_1h"), ("telemetry_1h", "telemetry_1d"),
-           ("equipment", "metric_spec")]
+           ("equipment", "metric_spec"), ("telemetry", "quality_hourly"), ("telemetry", "gaps"),
+           ("telemetry_1h", "analytics/equipment_hourly"), ("quality_hourly", "analytics/equipment_hourly"),
+           ("telemetry_1d", "analytics/equipment_daily"), ("gaps", "analytics/equipment_availability"),
+           ("analytics/data_quality_scorecard", "analytics/site_daily_kpis")]
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +41,17 @@ def test_every_asset_job_schedule_and_sensor_loads(repository: dg.RepositoryDefi
     assert set(sensors) >= SENSORS
     assert all(sensors[name].default_status is dg.DefaultSensorStatus.RUNNING for name in SENSORS)
     assert "database" in repository.get_top_level_resources()
-    for name in JOBS:  # one SQL statement per step: no subprocess per step
+    for name in IN_PROCESS_JOBS:  # one SQL statement per step: no subprocess per step
         assert repository.get_job(name).executor_def is dg.in_process_executor
 
 
-def test_lineage_is_connected_from_landing_to_daily_rollups() -> None:
+def test_lineage_is_connected_from_landing_to_the_marts() -> None:
     graph = defs.resolve_asset_graph()
     for upstream, downstream in LINEAGE:
-        assert dg.AssetKey(upstream) in graph.get(dg.AssetKey(downstream)).parent_keys, (upstream, downstream)
+        parents = graph.get(dg.AssetKey.from_user_string(downstream)).parent_keys
+        assert dg.AssetKey.from_user_string(upstream) in parents, (upstream, downstream)
+    for mart in MARTS:  # every mart reaches the landed telemetry through the graph
+        assert dg.AssetKey("telemetry") in graph.get_ancestor_asset_keys(dg.AssetKey.from_user_string(mart)), mart
 
 
 def test_rollups_are_partitioned_single_run_and_declare_freshness() -> None:

@@ -1,4 +1,4 @@
-"""The alerting sensors: equipment freshness every minute, and run failures (opened) / recoveries (resolved).
+"""The alerting sensors: equipment freshness and DLQ growth every minute, run failures and recoveries.
 
 Sensors are built by small factories from AlertSettings so tests pass their own; they only call
 the alerting package and never launch runs.
@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from tds_platform.alerting.dead_letters import DlqGrowthWatch
 from tds_platform.alerting.freshness import FreshnessWatch
 from tds_platform.alerting.model import Alert, Severity
 from tds_platform.alerting.service import AlertService
@@ -42,6 +43,17 @@ def build_freshness_sensor(settings: AlertSettings) -> dg.SensorDefinition:
         return dg.SkipReason(outcome.summary())
 
     return equipment_freshness
+
+
+def build_dlq_growth_sensor(settings: AlertSettings) -> dg.SensorDefinition:
+    @dg.sensor(name="dlq_growth", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Every minute: alert when dead letters pile up faster than the configured threshold.")
+    def dlq_growth(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SkipReason:
+        engine = database.engine()
+        growth = DlqGrowthWatch(engine, AlertService.from_settings(engine, settings, context.log), settings).tick()
+        return dg.SkipReason(growth.summary())
+
+    return dlq_growth
 
 
 def build_run_failure_sensor(settings: AlertSettings) -> dg.SensorDefinition:
