@@ -23,7 +23,7 @@ def db() -> None:
 
 @db.command("upgrade")
 @database_option
-@click.option("--revision", default="heads", show_default=True)
+@click.option("--revision", default="head", show_default=True)
 @user_errors
 def upgrade(database_url: str | None, revision: str) -> None:
     """Apply migrations up to REVISION (idempotent: re-running is a no-op)."""
