@@ -53,9 +53,17 @@ class HealthState:
 
 
 class HealthServer:
+    # An idle writer learns nothing about the database from its (absent) commits, so a probe
+    # answers for it; probes are rate-limited so health checks never load the database.
+    PROBE_WHEN_IDLE_S = 10.0
+    PROBE_EVERY_S = 5.0
+
     def __init__(self, host: str, port: int, state: HealthState, metrics: IngestMetrics,
-                 newest_reading_age_s: Callable[[], float | None], warning_s: float, critical_s: float) -> None:
+                 newest_reading_age_s: Callable[[], float | None], warning_s: float, critical_s: float,
+                 ping_database: Callable[[], None] = lambda: None) -> None:
         self.state = state
+        self.ping_database = ping_database
+        self._last_probe = 0.0
         self.metrics = metrics
         self.newest_reading_age_s = newest_reading_age_s
         self.warning_s = warning_s
@@ -87,7 +95,23 @@ class HealthServer:
                 "critical_s": self.critical_s}
         return (503 if level == "critical" else 200), body
 
+    def probe_if_idle(self) -> None:
+        now = time.time()
+        idle = self.state.last_commit_at is None or now - self.state.last_commit_at > self.PROBE_WHEN_IDLE_S
+        if not idle or self.state.standby or now - self._last_probe < self.PROBE_EVERY_S:
+            return
+        self._last_probe = now
+        try:
+            self.ping_database()
+        except Exception as exc:  # a probe reports, it never raises
+            self.state.database_ok = False
+            self.state.database_error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        else:
+            self.state.database_ok, self.state.database_error = True, None
+
     def route(self, path: str) -> tuple[int, bytes, str]:
+        if path in ("/health", "/health/database"):
+            self.probe_if_idle()
         snap = self.state.snapshot()
         if path == "/metrics":
             return 200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST

@@ -86,8 +86,8 @@ class IngestService:
     def start_http(self) -> None:
         """Port 0 binds an ephemeral port (tests read `self.http.port`)."""
         self.http = HealthServer(self.settings.http_host, self.settings.http_port, self.health, self.metrics,
-                                     self.store.newest_reading_age_s, self.settings.recent_data_warning_s,
-                                 self.settings.recent_data_critical_s)
+                                 self.store.newest_reading_age_s, self.settings.recent_data_warning_s,
+                                 self.settings.recent_data_critical_s, ping_database=self.store.ping)
         self.http.start()
 
     def run(self, install_signals: bool = True) -> int:

@@ -42,6 +42,8 @@ class Store(Protocol):
 
     def newest_reading_age_s(self) -> float | None: ...
 
+    def ping(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -148,6 +150,11 @@ class TelemetryStore:
             conn.execute(sql.ADVANCE_LAST_SEEN, ([k[0] for k, _ in due], [k[1] for k, _ in due],
                                                  [ts for _, ts in due]))
 
+    def ping(self) -> None:
+        """Raises if the database cannot be reached now (health thread; own short connection)."""
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+
     def newest_reading_age_s(self) -> float | None:
         """Seconds since the newest landed reading, on a connection of its own (health thread)."""
         with psycopg.connect(self.url, autocommit=True, connect_timeout=2) as conn:
@@ -163,6 +170,9 @@ class DryRunStore:
                            acks=len(latest_acks(batch.acks())), dead_letters=len(batch.dead_letters()))
 
     def newest_reading_age_s(self) -> float | None:
+        return None
+
+    def ping(self) -> None:
         return None
 
     def close(self) -> None:

@@ -107,3 +107,26 @@ def test_health_is_read_only_and_answers_while_data_flows(rig: IngestRig) -> Non
     assert len(acked) == 600
     assert rig.wait_for_rows(600) == 600
     rig.assert_exactly_once(sent, acked)
+
+
+def test_an_idle_writer_probes_the_database_instead_of_trusting_its_last_commit() -> None:
+    from ingest_stream.health import HealthServer, HealthState
+    from ingest_stream.metrics import IngestMetrics
+
+    down = {"now": True}
+
+    def ping() -> None:
+        if down["now"]:
+            raise OSError("connection refused")
+
+    state = HealthState(instance_id="w", mode="shared", mqtt_connected=lambda: True)
+    server = HealthServer("127.0.0.1", 0, state, IngestMetrics(), lambda: None, 300, 1800, ping_database=ping)
+    code, body, _ = server.route("/health/database")
+    assert code == 503
+    assert json.loads(body) == {"ok": False, "error": "connection refused"}
+    down["now"] = False
+    server._last_probe = 0.0  # past the rate limit
+    code, body, _ = server.route("/health")
+    assert code == 200
+    assert json.loads(body)["database"] == {"ok": True, "error": None}
+    server.server.server_close()
