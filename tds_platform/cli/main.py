@@ -6,6 +6,7 @@ import click
 
 from tds_platform.cli.alerts import alerts
 from tds_platform.cli.analysts import analysts
+from tds_platform.cli.bench import bench
 from tds_platform.cli.db import db
 from tds_platform.cli.dlq import dlq
 from tds_platform.cli.simulate import simulate
@@ -28,6 +29,7 @@ cli.add_command(analysts)
 cli.add_command(simulate)
 cli.add_command(alerts)
 cli.add_command(dlq)
+cli.add_command(bench)
 
 
 def main() -> None:
