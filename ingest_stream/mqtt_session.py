@@ -46,6 +46,11 @@ class BrokerAddress:
                    username=unquote(parts.username) if parts.username else None,
                    password=unquote(parts.password) if parts.password else None, tls=tls)
 
+    def display(self) -> str:
+        """Where we connect, without the password (safe for logs)."""
+        user = f"{self.username}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
 
 class _Client(mqtt.Client):
     """paho-mqtt 2.2 never counts its own writes as keep-alive activity (`_packet_write` returns before

@@ -20,7 +20,7 @@ from ingest_stream.coordination.takeover import TakeoverCoordinator
 from ingest_stream.health import HealthServer, HealthState
 from ingest_stream.metrics import IngestMetrics
 from ingest_stream.mqtt_session import BrokerAddress, MqttSession, SessionOptions
-from ingest_stream.parsing import MessageParser, ParserLimits, TopicTemplate, parse_templates
+from ingest_stream.parsing import TopicTemplate
 from ingest_stream.pipeline import LeaseLostError, Pipeline
 from ingest_stream.settings import Coordination, IngestSettings, redact_url
 from ingest_stream.store import DryRunStore, Store, TelemetryStore
@@ -39,9 +39,8 @@ class IngestService:
         self.settings = settings
         self.metrics = metrics or IngestMetrics()
         self.stop_event = threading.Event()
-        templates = parse_templates(settings.mqtt_topics)
-        self.parser = MessageParser(templates, ParserLimits(max_payload_bytes=settings.max_payload_bytes,
-                                                            max_future_skew_s=settings.max_future_skew_s))
+        self.parser = settings.parser()
+        templates = self.parser.templates
         self.address = BrokerAddress.from_url(settings.mqtt_url)
         self.mode = "dry-run" if settings.dry_run else settings.effective_coordination.value
         self.options = SessionOptions(

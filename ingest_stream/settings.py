@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest_stream.parsing import MessageParser, ParserLimits, parse_templates
+
 DEFAULT_TOPICS = "tds/{tenant}/{site}/{equipment}/{kind}"
 MAX_RECEIVE_MAXIMUM = 65_535
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -33,13 +35,28 @@ class Coordination(enum.StrEnum):
     NONE = "none"
 
 
-class IngestSettings(BaseSettings):
+class ParsingSettings(BaseSettings):
+    """What decides how a message is parsed; shared by the writer and the platform's DLQ replay, so a
+    replay judges a dead letter exactly as a writer started now would."""
+
+    model_config = SettingsConfigDict(env_prefix="TDS_", extra="ignore")
+
+    mqtt_topics: str = Field(default=DEFAULT_TOPICS, description="comma-separated topic templates")
+    max_payload_bytes: int = Field(default=256 * 1024, ge=1)
+    max_future_skew_s: float = Field(default=3600.0, ge=0)
+
+    def parser(self) -> MessageParser:
+        """ValueError (one sentence) when a topic template is not valid."""
+        limits = ParserLimits(max_payload_bytes=self.max_payload_bytes, max_future_skew_s=self.max_future_skew_s)
+        return MessageParser(parse_templates(self.mqtt_topics), limits)
+
+
+class IngestSettings(ParsingSettings):
     model_config = SettingsConfigDict(env_prefix="TDS_", extra="ignore")
 
     database_url: str = Field(default="postgresql://tds_ingest@127.0.0.1:55432/tds",
                               description="postgresql://user:pass@host:port/db")
     mqtt_url: str = Field(default="mqtt://127.0.0.1:51883", description="mqtt://user:pass@host:port, mqtts:// for TLS")
-    mqtt_topics: str = Field(default=DEFAULT_TOPICS, description="comma-separated topic templates")
     mqtt_group: str | None = Field(default=None, description="shared-subscription group; unset = no sharing")
     mqtt_qos: int = Field(default=1, ge=0, le=2)
     mqtt_protocol: str = Field(default="5", description="MQTT protocol: 5 or 3.1.1")
@@ -57,8 +74,6 @@ class IngestSettings(BaseSettings):
     takeover_after_s: float = Field(default=20.0, gt=0, description="a member silent this long is drained")
     lease_ttl_s: float = Field(default=10.0, gt=0)
     dry_run: bool = Field(default=False, description="parse and validate everything, write nothing")
-    max_payload_bytes: int = Field(default=256 * 1024, ge=1)
-    max_future_skew_s: float = Field(default=3600.0, ge=0)
     recent_data_warning_s: float = Field(default=300.0, gt=0)
     recent_data_critical_s: float = Field(default=1800.0, gt=0)
     log_level: str = "INFO"

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy.exc import ProgrammingError
 
+from ingest_stream.settings import ParsingSettings
 from ingest_stream.store.writer import StoreUnavailableError
 from tds_platform.cli.db import database_option
 from tds_platform.cli.errors import user_errors
 from tds_platform.db.engine import engine_for
 from tds_platform.replay import dead_letters
-from tds_platform.replay.parsing import ParserSettings, current_parser
 from tds_platform.replay.replay import ReplaySelection, replay
 from tds_platform.settings import PlatformSettings
 
@@ -79,10 +79,10 @@ def replay_dead_letters(database_url: str | None, reason: str | None, since: dat
                         topics: str | None, dry_run: bool) -> None:
     """Re-parse dead letters, land those that now parse, mark each row (idempotent)."""
     url = PlatformSettings(database_url=database_url).resolved_database_url()
-    settings = ParserSettings(mqtt_topics=topics) if topics else ParserSettings()
+    settings = ParsingSettings(mqtt_topics=topics) if topics else ParsingSettings()
     try:
         selection = ReplaySelection(reason=reason, since=since.replace(tzinfo=UTC) if since else None, limit=limit)
-        parser = current_parser(settings)
+        parser = settings.parser()
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     try:

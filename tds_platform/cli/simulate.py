@@ -21,7 +21,7 @@ from tds_platform.cli.errors import user_errors
 from tds_platform.cli.stack import stack_dir_option
 from tds_platform.simulate.faults import PRESETS
 from tds_platform.simulate.fleet import tenant_name
-from tds_platform.simulate.mqtt import BrokerAddress, FleetLink, MqttError
+from tds_platform.simulate.mqtt import BrokerAddress, FleetLink, MqttError, broker_address
 from tds_platform.simulate.runner import PrintTransport, Transport, run
 from tds_platform.simulate.settings import SimulatorSettings
 from tds_platform.stack import LocalStack, StackLayout
@@ -49,12 +49,12 @@ def _addresses(settings: SimulatorSettings, stack_dir: Path) -> dict[str, Broker
     """Each tenant's login: from the URL template, or the local stack's per-tenant device account."""
     tenants = [tenant_name(n) for n in range(1, settings.tenants + 1)]
     if settings.mqtt_url:
-        return {t: BrokerAddress.parse(settings.mqtt_url.replace("{tenant}", t)) for t in tenants}
+        return {t: broker_address(settings.mqtt_url.replace("{tenant}", t)) for t in tenants}
     layout = StackLayout.load(stack_dir.absolute())
     if not layout.state_file.exists():
         raise click.ClickException(f"no local stack in {stack_dir}: start one with `tds stack up`, or pass --mqtt-url")
     local = LocalStack(layout)
-    return {t: BrokerAddress.parse(local.device_mqtt_url(t)) for t in tenants}
+    return {t: broker_address(local.device_mqtt_url(t)) for t in tenants}
 
 
 def _summary(stats: Counter[str]) -> str:

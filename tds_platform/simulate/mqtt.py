@@ -13,12 +13,11 @@ import ssl
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ingest_stream.mqtt_session import BrokerAddress
 from tds_platform.simulate.commands import Outgoing
 
 QOS = 1
@@ -29,33 +28,12 @@ class MqttError(RuntimeError):
     """The broker cannot be reached or refused us: one sentence for the user."""
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    tls: bool
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        """mqtt://user:pass@host:port, or mqtts:// for TLS."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise MqttError("the MQTT URL must look like mqtt://user:password@host:port (mqtts:// for TLS)")
-        tls = parts.scheme == "mqtts"
-        return cls(
-            host=parts.hostname,
-            port=parts.port or (8883 if tls else 1883),
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            tls=tls,
-        )
-
-    def display(self) -> str:
-        """Where we connect, without the password (safe for logs)."""
-        user = f"{self.username}@" if self.username else ""
-        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+def broker_address(url: str) -> BrokerAddress:
+    """mqtt://user:pass@host:port (mqtts:// for TLS), parsed as the stream writer parses it."""
+    try:
+        return BrokerAddress.from_url(url)
+    except ValueError as exc:
+        raise MqttError("the MQTT URL must look like mqtt://user:password@host:port (mqtts:// for TLS)") from exc
 
 
 class TenantConnection:

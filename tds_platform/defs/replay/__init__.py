@@ -6,9 +6,9 @@ dead letter.
 
 import dagster as dg
 
+from ingest_stream.settings import ParsingSettings
 from tds_platform.defs.replay.jobs import build_replay_job
-from tds_platform.replay.parsing import ParserSettings
 
-dlq_replay_job = build_replay_job(ParserSettings())
+dlq_replay_job = build_replay_job(ParsingSettings())
 
 defs = dg.Definitions(jobs=[dlq_replay_job])

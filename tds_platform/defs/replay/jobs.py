@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import dagster as dg
 from pydantic import Field
 
+from ingest_stream.settings import ParsingSettings
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.replay.parsing import ParserSettings, current_parser
 from tds_platform.replay.replay import ReplaySelection, replay
 
 JOB_NAME = "dlq_replay"
@@ -36,13 +36,13 @@ def selection_from(config: DlqReplayConfig) -> ReplaySelection:
     return ReplaySelection(reason=config.reason or None, since=since, limit=config.limit)
 
 
-def build_replay_job(parser_settings: ParserSettings) -> dg.JobDefinition:
+def build_replay_job(parser_settings: ParsingSettings) -> dg.JobDefinition:
     @dg.op(name="replay_dead_letters", description="Re-parse dead letters; land what now parses; mark each row.")
     def replay_dead_letters(context: dg.OpExecutionContext, config: DlqReplayConfig,
                             database: DatabaseResource) -> None:
         try:
             selection = selection_from(config)
-            parser = current_parser(parser_settings)
+            parser = parser_settings.parser()
         except ValueError as error:
             raise dg.Failure(description=str(error)) from None
         report = replay(database.engine(), database.url, parser, selection, dry_run=config.dry_run)

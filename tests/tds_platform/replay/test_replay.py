@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from ingest_stream.settings import ParsingSettings
 from tds_platform.db.engine import engine_for
-from tds_platform.replay.parsing import ParserSettings, current_parser
 from tds_platform.replay.replay import ReplaySelection, replay
 
 RECEIVED = datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC)
@@ -42,7 +42,7 @@ def readings(url: str) -> list[tuple]:
 
 
 def run(url: str, topics: str = FIXED_TOPICS, dry_run: bool = False, **selection: object):
-    parser = current_parser(ParserSettings(mqtt_topics=topics))
+    parser = ParsingSettings(mqtt_topics=topics).parser()
     return replay(engine_for(url), url, parser, ReplaySelection(**selection), dry_run=dry_run)
 
 

@@ -6,10 +6,10 @@ import dagster as dg
 import psycopg
 from click.testing import CliRunner
 
+from ingest_stream.settings import ParsingSettings
 from tds_platform.cli.main import cli
 from tds_platform.defs.replay.jobs import build_replay_job
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.replay.parsing import ParserSettings
 
 LEGACY = "tds/{tenant}/{site}/{equipment}/{kind},equipamentos/{equipment}/dados;tenant=legacy;kind=telem"
 
@@ -23,7 +23,7 @@ def seed(url: str) -> None:
 
 def test_the_job_reports_counts_by_outcome_as_run_metadata(database_url: str) -> None:
     seed(database_url)
-    job = build_replay_job(ParserSettings(mqtt_topics=LEGACY))
+    job = build_replay_job(ParsingSettings(mqtt_topics=LEGACY))
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance,
                                         resources={"database": DatabaseResource(url=database_url)})
@@ -38,7 +38,7 @@ def test_the_job_reports_counts_by_outcome_as_run_metadata(database_url: str) ->
 
 
 def test_the_job_refuses_a_bad_since_in_one_sentence(database_url: str) -> None:
-    job = build_replay_job(ParserSettings())
+    job = build_replay_job(ParsingSettings())
     result = job.execute_in_process(run_config={"ops": {"replay_dead_letters": {"config": {"since": "yesterday"}}}},
                                     resources={"database": DatabaseResource(url=database_url)}, raise_on_error=False)
     assert not result.success

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from tds_platform.simulate.fleet import tenant_name
-from tds_platform.simulate.mqtt import BrokerAddress, FleetLink, MqttError
+from tds_platform.simulate.mqtt import BrokerAddress, FleetLink, MqttError, broker_address
 from tds_platform.simulate.payloads import iso
 from tds_platform.simulate.runner import MemoryTransport, run
 from tds_platform.simulate.settings import SimulatorSettings
@@ -24,7 +24,7 @@ class Subscriber:
     """A raw paho client, as the stream writer would be, recording everything in arrival order."""
 
     def __init__(self, url: str, topic: str = "tds/#") -> None:
-        address = BrokerAddress.parse(url)
+        address = broker_address(url)
         self.messages: list[tuple[str, bytes]] = []
         self._subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
@@ -56,7 +56,7 @@ def subscriber(stack: LocalStack) -> Iterator[Subscriber]:
 
 def device_link(stack: LocalStack, settings: SimulatorSettings) -> FleetLink:
     tenants = [tenant_name(n) for n in range(1, settings.tenants + 1)]
-    link = FleetLink({t: BrokerAddress.parse(stack.device_mqtt_url(t)) for t in tenants})
+    link = FleetLink({t: broker_address(stack.device_mqtt_url(t)) for t in tenants})
     link.open()
     return link
 
@@ -135,7 +135,7 @@ def test_resend_over_mqtt_returns_what_a_gap_kept_back(stack: LocalStack, subscr
 
 
 def test_wrong_password_is_refused_in_one_sentence(stack: LocalStack) -> None:
-    address = BrokerAddress.parse(stack.device_mqtt_url("acme"))
+    address = broker_address(stack.device_mqtt_url("acme"))
     bad = BrokerAddress(address.host, address.port, "acme", "wrong", tls=False)
     link = FleetLink({"acme": bad}, timeout_s=5)
     with pytest.raises(MqttError, match=r"refused tenant 'acme'.*check the account and its password"):
