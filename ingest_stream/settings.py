@@ -65,7 +65,7 @@ class IngestSettings(ParsingSettings):
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=9108, ge=0, le=65535, description="health and metrics port; 0 = any free port")
     batch_size: int = Field(default=2000, ge=1, description="flush when this many messages are waiting")
-    batch_max_age_ms: int = Field(default=200, ge=1, description="flush when the oldest message waited this long")
+    batch_max_age_ms: int = Field(default=100, ge=1, description="flush when the oldest message waited this long")
     receive_maximum: int = Field(default=0, ge=0, le=MAX_RECEIVE_MAXIMUM,
                                  description="MQTT 5 in-flight window (the queue bound); 0 = 2 x batch size")
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0, description="how long the broker keeps our queue")
