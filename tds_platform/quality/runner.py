@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from tds_platform.quality.measure import Window, WindowQuality, measure_window
-from tds_platform.quality.store import GapChanges, record_gaps, replace_hour
+from tds_platform.quality.store import GapChanges, record_gaps, remember_intervals, replace_hour
 
 HOUR = timedelta(hours=1)
 
@@ -50,6 +50,8 @@ def judge_hours(engine: Engine, start: datetime, end: datetime, now: datetime, g
             quality = measure_window(conn, Window(hour, hour + HOUR, now), gap_factor)
             rows += replace_hour(conn, quality)
             changes = record_gaps(conn, quality)
+        with engine.begin() as conn:  # after the hour's commit: never holds registry rows while judging
+            remember_intervals(conn, quality)
         results.append(quality)
         new, updated, cleared = new + changes.new, updated + changes.updated, cleared + changes.cleared
     series = _concat([r.series.assign(hour=r.window.start) for r in results])

@@ -1,4 +1,5 @@
-"""Writes one window's quality figures to `tds.quality_hourly` and its gaps to `tds.gaps`.
+"""Writes one window's quality figures to `tds.quality_hourly`, its gaps to `tds.gaps`, and the
+intervals it inferred to `tds.metric_spec`.
 
 Every write is idempotent: re-running a window replaces its hour and upserts the same gaps; it
 must never create a second row for a gap already known by (series, gap_start).
@@ -78,6 +79,28 @@ WHERE g.id = v.id
 )
 
 
+# Keep the newest median per series (a backfill of an old hour must not replace a recent one).
+# Rows the stream writer holds right now (its registry upsert) are skipped rather than waited
+# for: this statement then never waits, so it can never deadlock with a writer's batch, and a
+# skipped series is simply inferred again by the next window.
+REMEMBER_INTERVALS = text("""
+WITH fresh AS (
+    SELECT s.series_id, f.interval_s
+    FROM tds.metric_spec s
+    JOIN unnest(:series_ids, :intervals) AS f(series_id, interval_s) ON f.series_id = s.series_id
+    WHERE s.inferred_until IS NULL OR s.inferred_until < :until
+    FOR UPDATE OF s SKIP LOCKED
+)
+UPDATE tds.metric_spec s
+SET inferred_interval_s = fresh.interval_s, inferred_until = :until
+FROM fresh
+WHERE s.series_id = fresh.series_id
+""").bindparams(
+    bindparam("series_ids", type_=ARRAY(INTEGER)),
+    bindparam("intervals", type_=ARRAY(DOUBLE_PRECISION)),
+)
+
+
 @dataclass(frozen=True)
 class GapChanges:
     """What one window's gap upsert did: how many gaps were new, updated and cleared."""
@@ -125,3 +148,13 @@ def record_gaps(conn: Connection, quality: WindowQuality) -> GapChanges:
         "found_starts": [g["gap_start"] for g in gaps],
     }).rowcount
     return GapChanges(new=sum(inserted), updated=len(inserted) - sum(inserted), cleared=cleared)
+
+
+def remember_intervals(conn: Connection, quality: WindowQuality) -> int:
+    """Keep the medians the window had to infer from its readings; returns series updated."""
+    if not quality.inferred:
+        return 0
+    return conn.execute(REMEMBER_INTERVALS, {
+        "until": quality.window.until,
+        "series_ids": list(quality.inferred), "intervals": list(quality.inferred.values()),
+    }).rowcount
