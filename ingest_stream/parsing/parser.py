@@ -5,6 +5,9 @@ Pure and total: it never raises, never does I/O, and never lands part of a messa
 Order of checks: topic (unknown_topic, hostile_topic, unknown_kind; `cmd` topics are ignored), then
 size (oversized, empty_payload), decoding (invalid_utf8, invalid_json), then the payload against its
 model (unsupported_schema, bad_timestamp, schema_violation). The first failure decides the reason.
+
+Telemetry first tries the fast path (fast.py), which lands the common valid messages without pydantic;
+whatever it does not take is validated by the models, which decide every dead letter.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from ingest_stream.parsing import payloads
 from ingest_stream.parsing.adapters import AdapterError, Document, Location, TelemetryAdapter, adapter_for, dotted
+from ingest_stream.parsing.fast import FastTelemetry
 from ingest_stream.parsing.names import DEFAULT_MAX_NAME_LENGTH, shown, storable
 from ingest_stream.parsing.payloads import AckV1, EventV1, TelemetryV1, ValidationLimits
 from ingest_stream.parsing.topics import TopicTemplate, topic_problem
@@ -35,6 +39,8 @@ from ingest_stream.records import (
 )
 
 IGNORED = Parsed()
+# A fleet publishes on a bounded set of topics; remembering their addresses skips the per-segment name checks.
+TOPIC_CACHE_SIZE = 16_384
 Model = TypeVar("Model", bound=BaseModel)
 _REASONS_BY_ERROR_TYPE = {
     payloads.BAD_TIMESTAMP: DeadLetterReason.BAD_TIMESTAMP,
@@ -69,14 +75,22 @@ class DeadLetterError(Exception):
 
 
 class MessageParser:
-    """Holds the topic templates and limits; `parse` is called once per received message."""
+    """Holds the topic templates and limits; `parse` is called once per received message.
 
-    def __init__(self, templates: Sequence[TopicTemplate], limits: ParserLimits = ParserLimits()) -> None:
+    `fast_path=False` validates every telemetry message with the models: the same results, slower; the
+    differential test compares the two.
+    """
+
+    def __init__(
+        self, templates: Sequence[TopicTemplate], limits: ParserLimits = ParserLimits(), *, fast_path: bool = True
+    ) -> None:
         if not templates:
             raise ValueError("MessageParser needs at least one topic template.")
         self.templates = tuple(templates)
         self.limits = limits
         self._future_skew = timedelta(seconds=limits.max_future_skew_s)
+        self._addresses: dict[str, TopicAddress] = {}
+        self._fast = FastTelemetry(limits.max_name_length, limits.max_points, limits.earliest_ts) if fast_path else None
 
     def parse(self, topic: str, payload: bytes, received_at: datetime) -> Parsed:
         """What the message lands as. Never raises: an unexpected error (a bug) becomes a dead letter
@@ -90,31 +104,40 @@ class MessageParser:
             return _dead_letter(topic, payload, DeadLetterReason.SCHEMA_VIOLATION, detail)
 
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Parsed:
-        address = self._address(topic)
+        address = self._addresses.get(topic) or self._address(topic)
         if address.kind is Kind.CMD:
             return IGNORED
         document = self._decode(payload)
         if received_at.tzinfo is None:
             received_at = received_at.replace(tzinfo=UTC)
-        limits = ValidationLimits(
-            max_name_length=self.limits.max_name_length,
-            earliest=self.limits.earliest_ts,
-            latest=received_at + self._future_skew,
-        )
+        latest = received_at + self._future_skew
         if address.kind is Kind.TELEM:
-            return Parsed(readings=self._readings(address, document, limits))
+            readings = None if self._fast is None else self._fast.readings(address, document, latest)
+            if readings is None:
+                readings = self._readings(address, document, self._validation_limits(latest))
+            return Parsed(readings=readings)
+        limits = self._validation_limits(latest)
         if address.kind is Kind.EVENT:
             event = _validate(EventV1, document, limits, dotted)
             return Parsed(events=(_event(address, event),))
         ack = _validate(AckV1, document, limits, dotted)
         return Parsed(acks=(_ack(address, ack, received_at),))
 
+    def _validation_limits(self, latest: datetime) -> ValidationLimits:
+        return ValidationLimits(
+            max_name_length=self.limits.max_name_length, earliest=self.limits.earliest_ts, latest=latest
+        )
+
     def _address(self, topic: str) -> TopicAddress:
+        """The address `topic` names (remembered), or DeadLetterError saying why it has none."""
         for template in self.templates:
             matched = template.match(topic, self.limits.max_name_length)
             if matched is None:
                 continue
             if isinstance(matched, TopicAddress):
+                if len(self._addresses) >= TOPIC_CACHE_SIZE:
+                    self._addresses.clear()
+                self._addresses[topic] = matched
                 return matched
             raise DeadLetterError(matched, template.explain(topic, self.limits.max_name_length))
         problem = topic_problem(topic, self.limits.max_name_length)
