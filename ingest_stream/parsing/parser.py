@@ -38,7 +38,6 @@ from ingest_stream.records import (
     TopicAddress,
 )
 
-IGNORED = Parsed()
 # A fleet publishes on a bounded set of topics; remembering their addresses skips the per-segment name checks.
 TOPIC_CACHE_SIZE = 16_384
 Model = TypeVar("Model", bound=BaseModel)
@@ -106,7 +105,7 @@ class MessageParser:
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Parsed:
         address = self._addresses.get(topic) or self._address(topic)
         if address.kind is Kind.CMD:
-            return IGNORED
+            return Parsed()  # a new one each time: Parsed is not frozen, so none is shared
         document = self._decode(payload)
         if received_at.tzinfo is None:
             received_at = received_at.replace(tzinfo=UTC)
