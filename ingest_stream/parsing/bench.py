@@ -1,4 +1,4 @@
-"""Parser throughput on one core: `python -m ingest_stream.parsing.bench [--seconds S]`.
+"""Parser throughput on one core: `python -m ingest_stream.parsing.bench [--seconds S] [--models-only]`.
 
 A measurement, not a test: it prints messages/s and points/s and never asserts or exits non-zero.
 """
@@ -53,8 +53,11 @@ def measure(parser: MessageParser, points: int, seconds: float) -> tuple[float, 
 def main() -> None:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--seconds", type=float, default=3.0, help="time per case")
+    arguments.add_argument(
+        "--models-only", action="store_true", help="validate every message with the pydantic models (no fast path)"
+    )
     options = arguments.parse_args()
-    parser = MessageParser(parse_templates(DEFAULT_TOPIC_TEMPLATE))
+    parser = MessageParser(parse_templates(DEFAULT_TOPIC_TEMPLATE), fast_path=not options.models_only)
     for points in (1, 10, 100):
         messages_per_s, points_per_s = measure(parser, points, options.seconds)
         print(f"{points:>3}-point v1 messages: {messages_per_s:>9,.0f} messages/s {points_per_s:>10,.0f} points/s")
