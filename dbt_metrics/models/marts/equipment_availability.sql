@@ -1,5 +1,7 @@
-{#- Per equipment and UTC day: how long it was silent. From tds.gaps, clipped to the part of the
-    day the equipment existed (first_seen) and that has passed (now):
+{#- Per equipment and UTC day: how long it was silent. From the current gaps in tds.gaps (not the
+    cleared ones: a later recomputation no longer found that silence because late data or a
+    backfill filled it), clipped to the part of the day the equipment existed (first_seen) and
+    that has passed (now):
     - gap_minutes: at least one of its metrics was in a gap (overlapping gaps counted once);
     - silent_minutes: all of its metrics were in a gap at once, i.e. the equipment said nothing;
     - uptime_pct: the share of the observed time it was not silent. -#}
@@ -25,7 +27,8 @@ gaps as (
     select tenant, equipment, metric,
            tstzrange(gap_start, greatest(coalesce(gap_end, now()), gap_start)) as silence
     from {{ source('tds', 'gaps') }}
-    where gap_start < {{ window_end('day') }}
+    where cleared_at is null
+      and gap_start < {{ window_end('day') }}
       and coalesce(gap_end, 'infinity') > {{ window_start('day') }}
 ),
 
