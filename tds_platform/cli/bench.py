@@ -11,8 +11,11 @@ from pathlib import Path
 
 import click
 
+from tds_platform.bench import quality_report
 from tds_platform.bench.ingest import QUICK, BenchError, IngestBenchOptions, run_ingest_bench
 from tds_platform.bench.publisher import PublishError
+from tds_platform.bench.quality import QUICK as QUALITY_QUICK
+from tds_platform.bench.quality import QualityBenchOptions, run_quality_bench
 from tds_platform.bench.report import checks, table, with_checks, write_chart, write_json
 from tds_platform.bench.sessions import SessionError
 from tds_platform.bench.writers import WriterError
@@ -74,3 +77,30 @@ def ingest(messages: int | None, points: tuple[int, ...] | None, latency_rate: i
     if not all(c["passed"] for c in result["checks"] if c["target"] == "exact"):
         raise click.ClickException("an exact-count check failed: readings were lost or doubled")
 
+
+@bench.command("quality")
+@click.option("--equipment", type=click.IntRange(min=1), default=None, help="Equipment in the fleet.  [default: 500]")
+@click.option("--metrics", type=click.IntRange(min=1), default=None, help="Metrics per equipment.  [default: 5]")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("bench-results"),
+              show_default=True, help="Folder for quality.json and quality.png.")
+@click.option("--stack-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Use this running local stack (its own tds_bench_quality database) instead of starting "
+                   "a throw-away one.")
+@click.option("--quick", is_flag=True, help="A small smoke run: 12 series, a few seconds.")
+@user_errors
+def quality(equipment: int | None, metrics: int | None, out: Path, stack_dir: Path | None, quick: bool) -> None:
+    """One hourly quality partition and one day of rollups over a generated day (readings every 10 s)."""
+    given = {"equipment": equipment, "metrics": metrics}
+    options = dataclasses.replace(QUALITY_QUICK if quick else QualityBenchOptions(),
+                                  **{name: value for name, value in given.items() if value is not None})
+    try:
+        result = quality_report.with_checks(run_quality_bench(options, stack_dir, click.echo))
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo()
+    click.echo(table(quality_report.checks(result)))
+    click.echo(f"\nload average (1 min) before/after: {result['load_1m']['before'][0]} / "
+               f"{result['load_1m']['after'][0]} on {result['environment']['cpus']} CPUs")
+    click.echo(f"results: {quality_report.write_json(result, out)}  chart: {quality_report.write_chart(result, out)}")
+    if not all(c["passed"] for c in result["checks"] if c["target"] == "exact"):
+        raise click.ClickException("an exact-count check failed: the quality run or a rollup lost or invented rows")

@@ -1,0 +1,265 @@
+"""`tds bench quality`: one hourly quality partition and one day of rollups over a generated day of data.
+
+Times exactly what the Dagster assets run (`judge_hours`, the rollup `refresh`) in a database of its
+own; nothing here asserts a speed (the report compares targets), and it never touches another database.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from tds_platform.bench.ingest import bench_stack
+from tds_platform.db import migrate
+from tds_platform.db.edition import detect_edition_url
+from tds_platform.db.engine import engine_for
+from tds_platform.defs.rollups.levels import LEVELS
+from tds_platform.defs.rollups.refresh import refresh
+from tds_platform.quality.runner import judge_hours
+from tds_platform.quality.settings import QualitySettings
+from tds_platform.stack import LocalStack
+
+BENCH_DATABASE = "tds_bench_quality"
+TENANT = "tdsbench"
+# A fixed past day, so runs are comparable; the judged hour is its last, judged as it closes.
+DAY = datetime(2026, 1, 1, tzinfo=UTC)
+HOURS = 24
+HOUR_TARGET_S = 5.0
+ROLLUP_TARGET_S = 60.0
+# 1 reading in BAD_EVERY is flagged bad (quality 2), spread over series and time.
+BAD_EVERY = 200
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Silence:
+    """Series number i % SILENCE_MODULUS == residue say nothing for `minutes` from `start` (whole minutes,
+    so every rollup count stays exact)."""
+
+    residue: int
+    start: timedelta
+    minutes: int
+
+    def series_hit(self, series: int) -> int:
+        return sum(1 for i in range(series) if i % SILENCE_MODULUS == self.residue)
+
+
+SILENCE_MODULUS = 50  # 2% of the series have each silence
+# One inside the judged hour (each is a gap there), one earlier in the day (rollups only).
+HOUR_SILENCE = Silence(residue=7, start=timedelta(hours=23, minutes=20), minutes=10)
+MORNING_SILENCE = Silence(residue=13, start=timedelta(hours=6), minutes=30)
+SILENCES = (HOUR_SILENCE, MORNING_SILENCE)
+
+
+@dataclass(frozen=True)
+class QualityBenchOptions:
+    equipment: int = 500
+    metrics: int = 5
+    interval_s: int = 10  # must divide 60: every minute holds the same number of readings
+
+    @property
+    def series(self) -> int:
+        return self.equipment * self.metrics
+
+    @property
+    def readings_per_minute(self) -> int:
+        return 60 // self.interval_s
+
+    def silent_readings(self, silence: Silence) -> int:
+        return silence.series_hit(self.series) * silence.minutes * self.readings_per_minute
+
+    @property
+    def raw_rows(self) -> int:
+        full = self.series * HOURS * 60 * self.readings_per_minute
+        return full - sum(self.silent_readings(s) for s in SILENCES)
+
+    @property
+    def hour_readings(self) -> int:
+        return self.series * 60 * self.readings_per_minute - self.silent_readings(HOUR_SILENCE)
+
+    def rollup_rows(self, level: str) -> int:
+        silent_minutes = sum(s.series_hit(self.series) * s.minutes for s in SILENCES)
+        return {"telemetry_1m": self.series * HOURS * 60 - silent_minutes,
+                "telemetry_1h": self.series * HOURS, "telemetry_1d": self.series}[level]
+
+
+# A smoke run: 12 series (one of them silent in the judged hour), about a second of work.
+QUICK = QualityBenchOptions(equipment=4, metrics=3)
+
+SEED_EQUIPMENT = """
+INSERT INTO tds.equipment (tenant, equipment, site, first_seen)
+SELECT %(tenant)s, format('eq-%%s', lpad(e::text, 3, '0')), format('site-%%s', e %% 10), %(day)s
+FROM generate_series(0, %(equipment)s - 1) AS e
+"""
+
+# The writer registers series with unit only: expected_interval_s stays NULL, so the quality run
+# must infer every interval, as it does in production.
+SEED_SERIES = """
+INSERT INTO tds.metric_spec (tenant, equipment, metric, unit, first_seen)
+SELECT %(tenant)s, format('eq-%%s', lpad(e::text, 3, '0')), format('metric_%%s', m), 'u', %(day)s
+FROM generate_series(0, %(equipment)s - 1) AS e CROSS JOIN generate_series(0, %(metrics)s - 1) AS m
+ORDER BY e, m
+"""
+
+# Time-major, like a live fleet's data arriving: each chunk's heap holds an hour's readings together.
+SEED_READINGS = """
+INSERT INTO tds.telemetry_raw (series_id, ts, value, quality)
+SELECT s.series_id, %(day)s::timestamptz + make_interval(secs => k * %(interval_s)s),
+       20 + 5 * sin(k / 360.0 + s.i),
+       CASE WHEN (k + s.i) %% %(bad_every)s = 0 THEN 2 ELSE 0 END
+FROM generate_series(0, %(readings)s - 1) AS k
+CROSS JOIN (SELECT series_id, (row_number() OVER (ORDER BY series_id) - 1)::int AS i FROM tds.metric_spec) AS s
+"""
+
+CUT_SILENCE = """
+DELETE FROM tds.telemetry_raw r
+USING (SELECT series_id, (row_number() OVER (ORDER BY series_id) - 1)::int AS i FROM tds.metric_spec) AS s
+WHERE r.series_id = s.series_id AND s.i %% %(modulus)s = %(residue)s
+  AND r.ts >= %(start)s AND r.ts < %(end)s
+"""
+
+RAW_ROWS = "SELECT count(*) FROM tds.telemetry_raw"
+REMEMBERED_INTERVALS = "SELECT count(inferred_interval_s) FROM tds.metric_spec"
+
+
+class QualityBenchDatabase:
+    """`tds_bench_quality` in the stack's cluster: created fresh, migrated, seeded, measured, dropped."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.admin_url = stack.database_url("postgres")
+        self.url = stack.database_url(BENCH_DATABASE)
+
+    def create(self) -> None:
+        self.drop()
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DATABASE)))
+        migrate.upgrade(self.url)
+
+    def drop(self) -> None:
+        engine_for(self.url).dispose()
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DATABASE)))
+
+    def seed(self, options: QualityBenchOptions) -> dict[str, Any]:
+        """The day of readings, then the silences cut out of it; VACUUM ANALYZE as autovacuum would
+        have left a day-old table (visibility map set, statistics current)."""
+        params = {"tenant": TENANT, "day": DAY, "equipment": options.equipment, "metrics": options.metrics}
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(SEED_EQUIPMENT, params)
+            conn.execute(SEED_SERIES, params)
+            started = time.monotonic()
+            conn.execute(SEED_READINGS, {**params, "interval_s": options.interval_s, "bad_every": BAD_EVERY,
+                                         "readings": HOURS * 3600 // options.interval_s})
+            for silence in SILENCES:
+                start = DAY + silence.start
+                conn.execute(CUT_SILENCE, {"modulus": SILENCE_MODULUS, "residue": silence.residue, "start": start,
+                                           "end": start + timedelta(minutes=silence.minutes)})
+            generated = time.monotonic() - started
+            started = time.monotonic()
+            conn.execute("VACUUM ANALYZE")
+            vacuumed = time.monotonic() - started
+            rows = conn.execute(RAW_ROWS).fetchone()[0]  # type: ignore[index]
+        return {"raw_rows": rows, "raw_rows_expected": options.raw_rows, "series": options.series,
+                "generate_s": round(generated, 2), "generate_rows_per_s": round(rows / generated),
+                "vacuum_analyze_s": round(vacuumed, 2)}
+
+    def remembered_intervals(self) -> int:
+        with psycopg.connect(self.url) as conn:
+            return int(conn.execute(REMEMBERED_INTERVALS).fetchone()[0])  # type: ignore[index]
+
+    def server_version(self) -> str:
+        with psycopg.connect(self.url) as conn:
+            return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+
+
+def _rate(rows: int, seconds: float) -> float:
+    return round(rows / seconds, 1) if seconds > 0 else 0.0
+
+
+def judge_step(database: QualityBenchDatabase, options: QualityBenchOptions, settings: QualitySettings,
+               label: str) -> dict[str, Any]:
+    """One hourly quality partition, exactly as the asset runs it: the day's last hour, as it closes."""
+    hour = DAY + timedelta(hours=HOURS - 1)
+    end = hour + timedelta(hours=1)
+    started = time.monotonic()
+    judged = judge_hours(engine_for(database.url), hour, end, end, settings.gap_factor)
+    seconds = time.monotonic() - started
+    intervals = judged.series["interval_s"].astype("float64")
+    return {
+        "run": label, "seconds": round(seconds, 3), "readings": options.hour_readings,
+        "readings_per_s": _rate(options.hour_readings, seconds),
+        "quality_rows": judged.rows_written, "quality_rows_expected": options.series,
+        "gaps": len(judged.gaps), "gaps_expected": HOUR_SILENCE.series_hit(options.series),
+        "series_at_interval": int((intervals == options.interval_s).sum()),
+        "intervals_remembered_after": database.remembered_intervals(),
+    }
+
+
+def rollup_step(database: QualityBenchDatabase, options: QualityBenchOptions) -> dict[str, Any]:
+    """The day's rollups 1m -> 1h -> 1d, each level over the whole day in one refresh, as a
+    single-run backfill of the day does."""
+    engine, edition = engine_for(database.url), detect_edition_url(database.url)
+    levels = []
+    for level in LEVELS:
+        result = refresh(engine, edition, level, DAY, DAY + timedelta(hours=HOURS))
+        levels.append({"level": level.name, "rows_written": result.rows_written,
+                       "rows_expected": options.rollup_rows(level.name), "seconds": round(result.duration_s, 3)})
+    seconds = sum(level["seconds"] for level in levels)
+    return {"levels": levels, "seconds": round(seconds, 3), "raw_rows": options.raw_rows,
+            "raw_rows_per_s": _rate(options.raw_rows, seconds), "target_s": ROLLUP_TARGET_S}
+
+
+def _environment(stack: LocalStack, mode: str, database: QualityBenchDatabase) -> dict[str, Any]:
+    return {
+        "stack": mode, "durable": stack.layout.durable,
+        "postgres": database.server_version(), "timescaledb_edition": detect_edition_url(database.url).value,
+        "cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.platform(),
+    }
+
+
+def run_quality_bench(options: QualityBenchOptions, stack_dir: Path | None, echo: Echo) -> dict[str, Any]:
+    """Generate the day, judge its last hour twice (intervals inferred, then remembered), roll it up."""
+    started = datetime.now(UTC)
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    settings = QualitySettings()
+    with bench_stack(stack_dir, echo) as (stack, mode):
+        database = QualityBenchDatabase(stack)
+        database.create()
+        try:
+            echo(f"generating a day of {options.series:,} series every {options.interval_s} s "
+                 f"({options.raw_rows:,} readings) ...")
+            data = database.seed(options)
+            echo("judging the last hour, every interval inferred from its 24 h of readings ...")
+            cold = judge_step(database, options, settings, "cold")
+            echo("judging it again as the 5-minute schedule does, intervals remembered ...")
+            steady = judge_step(database, options, settings, "steady")
+            echo("rolling the day up 1m -> 1h -> 1d ...")
+            rollups = rollup_step(database, options)
+            result: dict[str, Any] = {
+                "benchmark": "tds bench quality",
+                "started_at": started.isoformat(),
+                "options": {**asdict(options), "day": DAY.date().isoformat(), "gap_factor": settings.gap_factor,
+                            "bad_every": BAD_EVERY,
+                            "silences": [{**asdict(s), "start": str(s.start), "modulus": SILENCE_MODULUS}
+                                         for s in SILENCES]},
+                "environment": _environment(stack, mode, database),
+                "data": data,
+                "quality": {"hour": (DAY + timedelta(hours=HOURS - 1)).isoformat(), "target_s": HOUR_TARGET_S,
+                            "cold": cold, "steady": steady},
+                "rollups": rollups,
+            }
+        finally:
+            database.drop()
+    result["load_1m"] = {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]}
+    result["finished_at"] = datetime.now(UTC).isoformat()
+    return result

@@ -1,0 +1,101 @@
+"""The quality benchmark's outputs: each figure against its target, as a table, JSON and a PNG chart.
+
+Reads the result the run produced and only renders it; it never measures or re-computes a figure.
+The row layout and table come from the ingest benchmark's report, so both read alike.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers and CI
+import matplotlib.pyplot as plt
+
+from tds_platform.bench.report import Check
+
+JSON_NAME = "quality.json"
+CHART_NAME = "quality.png"
+
+
+def _exact(figure: str, got: int, expected: int) -> Check:
+    return Check(figure, f"{got:,} (expected {expected:,})", "exact", got == expected)
+
+
+def _partition(run: dict[str, Any], target_s: float, what: str) -> Check:
+    return Check(f"hourly quality partition, {what}",
+                 f"{run['seconds']:.2f} s, {run['readings_per_s']:,.0f} readings/s",
+                 f"<= {target_s:g} s", run["seconds"] <= target_s)
+
+
+def checks(result: dict[str, Any]) -> list[Check]:
+    quality, rollups, data = result["quality"], result["rollups"], result["data"]
+    cold, steady = quality["cold"], quality["steady"]
+    rows = [
+        _partition(steady, quality["target_s"], "intervals remembered"),
+        _partition(cold, quality["target_s"], "intervals inferred from 24 h"),
+        Check("day of rollups 1m -> 1h -> 1d",
+              f"{rollups['seconds']:.2f} s, {rollups['raw_rows_per_s']:,.0f} raw rows/s",
+              f"<= {rollups['target_s']:g} s", rollups["seconds"] <= rollups["target_s"]),
+        *[Check(f"  {level['level']} refresh", f"{level['seconds']:.2f} s", "-", None) for level in rollups["levels"]],
+        _exact("readings generated", data["raw_rows"], data["raw_rows_expected"]),
+        _exact("intervals remembered by the first run", cold["intervals_remembered_after"],
+               cold["quality_rows_expected"]),
+    ]
+    for run in (cold, steady):
+        rows += [
+            _exact(f"{run['run']}: quality rows (series x 1 hour)", run["quality_rows"], run["quality_rows_expected"]),
+            _exact(f"{run['run']}: gaps found (silences made)", run["gaps"], run["gaps_expected"]),
+            _exact(f"{run['run']}: series judged at the inferred interval", run["series_at_interval"],
+                   run["quality_rows_expected"]),
+        ]
+    rows += [_exact(f"{level['level']} rows", level["rows_written"], level["rows_expected"])
+             for level in rollups["levels"]]
+    return rows
+
+
+def with_checks(result: dict[str, Any]) -> dict[str, Any]:
+    rows = checks(result)
+    return {**result, "checks": [asdict(r) for r in rows],
+            "passed": all(r.passed for r in rows if r.passed is not None)}
+
+
+def write_json(result: dict[str, Any], out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / JSON_NAME
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return path
+
+
+def write_chart(result: dict[str, Any], out: Path) -> Path:
+    """Two panels: the hourly partition (cold and steady) and the day's rollups per level, each with its target."""
+    out.mkdir(parents=True, exist_ok=True)
+    figure, (partition, rollup) = plt.subplots(1, 2, figsize=(11, 4.5))
+    quality = result["quality"]
+    partition.bar(["intervals inferred", "intervals remembered"],
+                  [quality["cold"]["seconds"], quality["steady"]["seconds"]], color=["tab:orange", "tab:green"])
+    partition.axhline(quality["target_s"], color="tab:red", linestyle="--", label="target")
+    partition.set(title=f"Hourly quality partition (s), {quality['steady']['readings']:,} readings")
+    partition.legend()
+
+    rollups = result["rollups"]
+    bottom = 0.0
+    for level in rollups["levels"]:
+        rollup.bar(["day of rollups"], [level["seconds"]], bottom=bottom, label=level["level"])
+        bottom += level["seconds"]
+    rollup.axhline(rollups["target_s"], color="tab:red", linestyle="--", label="target")
+    rollup.set(title=f"Rollups of {rollups['raw_rows']:,} readings (s)")
+    rollup.legend()
+
+    env, options = result["environment"], result["options"]
+    figure.suptitle(f"tds bench quality — {options['equipment']} equipment x {options['metrics']} metrics every "
+                    f"{options['interval_s']} s, {env['cpus']} CPUs, TimescaleDB {env['timescaledb_edition']}")
+    figure.tight_layout()
+    path = out / CHART_NAME
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

@@ -1,0 +1,63 @@
+"""`tds bench quality --quick` end to end on the session stack, plus the counts it promises at full size.
+
+Asserts that every figure is produced and every count is exact — never a speed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tds_platform.bench.quality import QualityBenchOptions
+from tds_platform.cli.main import cli
+from tds_platform.stack import LocalStack
+
+# --quick: 4 equipment x 3 metrics = 12 series every 10 s for a day; series number 7 is silent
+# 23:20-23:30 (in the judged hour: 60 readings, 10 minutes, one gap).
+SERIES = 12
+
+
+def test_quick_run_reports_every_figure_with_exact_counts(stack: LocalStack, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    result = CliRunner().invoke(cli, ["bench", "quality", "--quick", "--stack-dir", str(stack.layout.root),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "quality.json").read_text())
+    assert (out / "quality.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report["data"]["raw_rows"] == SERIES * 8640 - 60
+    quality = report["quality"]
+    assert quality["hour"] == "2026-01-01T23:00:00+00:00"
+    for run in (quality["cold"], quality["steady"]):
+        assert run["quality_rows"] == SERIES  # series x 1 hour
+        assert run["readings"] == SERIES * 360 - 60
+        assert run["gaps"] == 1
+        assert run["series_at_interval"] == SERIES
+        assert run["seconds"] > 0 and run["readings_per_s"] > 0
+    assert quality["cold"]["intervals_remembered_after"] == SERIES
+    rows = {level["level"]: level["rows_written"] for level in report["rollups"]["levels"]}
+    assert rows == {"telemetry_1m": SERIES * 1440 - 10, "telemetry_1h": SERIES * 24, "telemetry_1d": SERIES}
+    assert report["rollups"]["raw_rows_per_s"] > 0
+    assert report["environment"]["stack"] == "existing"
+    verdicts = [c["passed"] for c in report["checks"] if c["target"] != "exact"]
+    assert len([v for v in verdicts if v is not None]) == 3  # two partitions and the rollups against targets
+    assert all(c["passed"] for c in report["checks"] if c["target"] == "exact")
+    assert "hourly quality partition" in result.output and "exact" in result.output
+
+
+def test_a_stack_dir_without_a_running_stack_is_one_sentence(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["bench", "quality", "--quick", "--stack-dir", str(tmp_path),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "no running local stack" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_full_size_counts() -> None:
+    """500 x 5 series; 50 of them silent 10 min in the judged hour, 50 silent 30 min in the morning."""
+    options = QualityBenchOptions()
+    assert options.series == 2500
+    assert options.raw_rows == 2500 * 8640 - 50 * 60 - 50 * 180
+    assert options.hour_readings == 2500 * 360 - 50 * 60
+    assert options.rollup_rows("telemetry_1m") == 2500 * 1440 - 50 * 10 - 50 * 30
