@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 INTERVAL_HISTORY = timedelta(hours=24)
 # How far from a window's end a remembered median may have been taken and still be used: the
 # quality schedule re-judges the last 3 closed hours every 5 minutes, so one median serves all
-# of them and is recomputed about every 4 hours (one run in ~45 pays for it).
+# of them and is recomputed about every 4 hours (one 5-minute run in 48 pays for it).
 INTERVAL_REUSE = timedelta(hours=3)
 
 # One row per registered series that has started by the window's end. The interval is the
