@@ -21,6 +21,7 @@ from tds_platform.stack import LocalStack, StackError, StackLayout
 from tds_platform.stack.processes import pid_alive, port_open, read_pid, wait_for_exit
 
 UP_PID = "tds-up.owner"
+ONE_SHOT = {"simulator", "kickoff"}  # exiting 0 is their job done
 
 
 def _check_ports(ports: PlatformPorts) -> None:
@@ -63,7 +64,7 @@ def up(stack_dir: Path, ui_port: int, writer_port: int, history: str, no_dagster
         _print_where_to_look(local, ports, url, supervisor, no_dagster)
         while True:
             for name, code in supervisor.exited().items():
-                if name != "simulator" or code != 0:
+                if name not in ONE_SHOT or code != 0:
                     click.echo(f"{name} exited with code {code}; see {supervisor.log_path(name)}", err=True)
             time.sleep(1)
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ from tds_platform.stack.processes import pid_alive
 
 TDS = str(Path(sys.executable).parent / "tds")
 LINEAGE_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+RUNS_QUERY = "{ runsOrError { ... on Runs { results { jobName status } } } }"
 
 
 def _get(url: str, body: bytes | None = None) -> bytes:
@@ -85,8 +86,19 @@ def test_make_up_runs_the_platform_and_ctrl_c_stops_it(platform: dict) -> None: 
     assert "telemetry" in graph["telemetry_1m"]
     assert "telemetry_1m" in graph["telemetry_1h"]
 
-    pids = [int(p.read_text()) for p in (root / "run").glob("*.pid")]
-    assert len(pids) == 4  # two writers, the simulator, Dagster
+    assert "analytics/equipment_hourly" in graph
+
+    def launched_jobs() -> set[str]:
+        body = json.dumps({"query": RUNS_QUERY}).encode()
+        runs = json.loads(_get(f"http://127.0.0.1:{platform['ui']}/graphql", body))["data"]["runsOrError"]["results"]
+        return {run["jobName"] for run in runs}
+
+    # The kickoff submits the first rollup and quality runs as soon as the history has landed.
+    _wait(lambda: {"refresh_rollups", "quality_hourly_job"} <= launched_jobs(), 180, "the first runs")
+
+    pid_files = {p.stem: int(p.read_text()) for p in (root / "run").glob("*.pid")}
+    assert {"writer-1", "writer-2", "simulator", "dagster"} <= set(pid_files)
+    pids = list(pid_files.values())
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=90) == 0
     time.sleep(1)

@@ -1,0 +1,60 @@
+"""The first runs of `tds up`: roll up and judge the simulator's history at once, not at the next tick.
+
+It only submits runs to the Dagster instance's queue (the daemon executes them, the UI shows
+them); it never computes rollups or quality itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from tds_platform.defs.partitions import hourly_partitions_with_current
+from tds_platform.defs.quality.schedules import closed_hours
+from tds_platform.defs.rollups.schedules import range_tags, trailing_range
+from tds_platform.defs.rollups.settings import RollupSettings
+from tds_platform.quality.settings import QualitySettings
+from tds_platform.settings import PlatformSettings
+
+REPO = Path(__file__).resolve().parents[2]
+LIVE_DATA = "SELECT coalesce(max(last_seen) > now() - interval '1 minute', false) FROM tds.equipment"
+
+
+def first_runs(now: datetime) -> list[tuple[str, dict[str, str]]]:
+    """(job, partition-range tags): the same windows the schedules will keep refreshing."""
+    rollups = trailing_range(hourly_partitions_with_current, timedelta(hours=1), now, RollupSettings().trailing_hours)
+    return [("refresh_rollups", range_tags(rollups)),
+            ("quality_hourly_job", range_tags(closed_hours(now, QualitySettings().trailing_hours)))]
+
+
+def wait_for_live_data(url: str, timeout_s: float) -> bool:
+    """The simulator publishes its history first: live readings mean the history has landed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(url, connect_timeout=2) as conn:
+                if conn.execute(LIVE_DATA).fetchone()[0]:
+                    return True
+        except psycopg.Error:
+            pass
+        time.sleep(2)
+    return False
+
+
+def main() -> int:
+    wait_for_live_data(PlatformSettings().resolved_database_url(), timeout_s=180)
+    dagster = str(Path(sys.executable).parent / "dagster")
+    for job, tags in first_runs(datetime.now(UTC)):
+        subprocess.run([dagster, "job", "launch", "-w", str(REPO / "workspace.yaml"), "-j", job,
+                        "--tags", json.dumps(tags)], check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
