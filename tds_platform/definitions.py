@@ -20,8 +20,10 @@ from tds_platform.settings import PlatformSettings
 
 resources = {"database": DatabaseResource(url=PlatformSettings().resolved_database_url())}
 
+# Every step here is a SQL statement or a dbt call: a subprocess per step (Dagster's default) cost
+# ~20 s each on the 2-core machines and bought no parallelism.
 defs = dg.Definitions.merge(
-    dg.Definitions(resources=resources),
+    dg.Definitions(resources=resources, executor=dg.in_process_executor),
     sources_defs.defs,
     rollups_defs.defs,
     retention_defs.defs,

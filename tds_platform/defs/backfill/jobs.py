@@ -94,7 +94,9 @@ def build_backfill_job(settings: BackfillSettings, quality: QualitySettings) -> 
             }))
         context.add_output_metadata(report.metadata())
 
-    @dg.job(name=JOB_NAME, tags={"tds/domain": "backfill"},
+    # Repairs queue behind the schedules (priority -1) and run two at a time, so a burst of old gaps
+    # never starves the rollup and quality refreshes of run slots.
+    @dg.job(name=JOB_NAME, tags={"tds/domain": "backfill", "dagster/priority": "-1"},
             description="Repair a gap: ask the equipment to resend it (MQTT cmd), wait for the data, record the "
                         "outcome in tds.gaps. Config: gap_id, or tenant/equipment/[metric]/window_start/window_end.")
     def gap_backfill() -> None:

@@ -94,8 +94,8 @@ def run_requests(target: RefreshTarget, start: datetime, end: datetime, backfill
 def stage_requests(repository: dg.RepositoryDefinition, stage: int, start: datetime, end: datetime,
                    backfill_run_id: str) -> tuple[list[dg.RunRequest], list[str]]:
     """Every run request of one stage, and the asset keys this code location does not have."""
-    tags = {BACKFILL_RUN_TAG: backfill_run_id, STAGE_TAG: str(stage),
-            WINDOW_START_TAG: start.isoformat(), WINDOW_END_TAG: end.isoformat()}
+    tags = {BACKFILL_RUN_TAG: backfill_run_id, STAGE_TAG: str(stage), "tds/domain": "backfill",
+            "dagster/priority": "-1", WINDOW_START_TAG: start.isoformat(), WINDOW_END_TAG: end.isoformat()}
     found, missing = targets(repository, STAGES[stage])
     requests = [request for target in found
                 for request in run_requests(target, start, end, backfill_run_id, stage, tags)]
