@@ -16,7 +16,10 @@ from tds_platform.status.render import render
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @user_errors
 def status(database_url: str | None, mqtt_url: str | None, as_json: bool) -> None:
-    """Exit code 0 when broker, database and at least one writer are healthy, else 1."""
+    """Broker, writers, database, freshness, alerts, DLQ and quality on one screen.
+
+    Exit code 0 when broker, database and at least one writer are healthy, else 1.
+    """
     settings = PlatformSettings(database_url=database_url, mqtt_url=mqtt_url)
     state = collect(settings.resolved_database_url(), settings.resolved_mqtt_url())
     click.echo(state.as_json() if as_json else render(state))
