@@ -13,17 +13,17 @@ from psycopg import sql
 
 from tds_platform.db.edition import detect_edition_url
 from tds_platform.stack.layout import StackLayout
-from tds_platform.stack.mosquitto import PLATFORM_USER, WRITER_USER, BrokerStatus, LocalMosquitto
-from tds_platform.stack.postgres import LocalPostgres, PostgresStatus
-from tds_platform.stack.processes import StackError
+from tds_platform.stack.mosquitto import PLATFORM_USER, WRITER_USER, LocalMosquitto
+from tds_platform.stack.postgres import LocalPostgres
+from tds_platform.stack.processes import ServerStatus, StackError
 
 __all__ = ["LocalStack", "StackError", "StackStatus"]
 
 
 @dataclass
 class StackStatus:
-    postgres: PostgresStatus
-    broker: BrokerStatus
+    postgres: ServerStatus
+    broker: ServerStatus
     edition: str | None
 
     @property

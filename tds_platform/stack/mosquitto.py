@@ -12,11 +12,11 @@ import secrets
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from tds_platform.stack.layout import StackLayout
 from tds_platform.stack.processes import (
+    ServerStatus,
     StackError,
     chown_tree,
     find_binary,
@@ -87,14 +87,6 @@ log_type notice
 connection_messages true
 log_timestamp_format %Y-%m-%dT%H:%M:%S
 """
-
-
-@dataclass
-class BrokerStatus:
-    running: bool
-    port: int
-    pid: int | None
-    version: str | None
 
 
 class LocalMosquitto:
@@ -199,7 +191,7 @@ class LocalMosquitto:
             raise StackError(f"Mosquitto (pid {pid}) did not stop within {timeout_s:.0f}s")
         self.layout.mqtt_pid.unlink(missing_ok=True)
 
-    def status(self) -> BrokerStatus:
+    def status(self) -> ServerStatus:
         pid = self._pid()
         running = pid is not None and port_open(self.layout.mqtt_port)
         version = None
@@ -207,4 +199,4 @@ class LocalMosquitto:
         first = (result.stdout or result.stderr).splitlines()
         if first and "version" in first[0]:
             version = first[0].split("version", 1)[1].strip()
-        return BrokerStatus(running=running, port=self.layout.mqtt_port, pid=pid, version=version)
+        return ServerStatus(running=running, port=self.layout.mqtt_port, pid=pid, version=version)

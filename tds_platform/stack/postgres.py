@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from tds_platform.stack.layout import StackLayout
 from tds_platform.stack.processes import (
+    ServerStatus,
     StackError,
     chown_tree,
     find_binary,
@@ -32,14 +32,6 @@ DATABASES = ("tds", "dagster")
 
 def timescaledb_installed() -> bool:
     return TIMESCALEDB_CONTROL.exists()
-
-
-@dataclass
-class PostgresStatus:
-    running: bool
-    port: int
-    pid: int | None
-    version: str | None
 
 
 class LocalPostgres:
@@ -161,7 +153,7 @@ class LocalPostgres:
         """Crash the server (SIGKILL of the postmaster and children), for fault-injection tests."""
         self.stop(mode="immediate")
 
-    def status(self) -> PostgresStatus:
+    def status(self) -> ServerStatus:
         pid = read_pid(self.layout.pg_data / "postmaster.pid")
         running = pid is not None and port_open(self.layout.pg_port)
         version = None
@@ -174,7 +166,7 @@ class LocalPostgres:
                     version = result.stdout.strip()
                     break
                 time.sleep(0.2)
-        return PostgresStatus(running=running, port=self.layout.pg_port, pid=pid, version=version)
+        return ServerStatus(running=running, port=self.layout.pg_port, pid=pid, version=version)
 
     def destroy(self) -> None:
         self.stop(mode="immediate")

@@ -13,7 +13,18 @@ import socket
 import subprocess
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What `tds stack status` shows for one server."""
+
+    running: bool
+    port: int
+    pid: int | None
+    version: str | None
 
 
 class StackError(RuntimeError):
