@@ -23,12 +23,14 @@ FLEET_KIND = "fleet_silence"
 FLEET_KEY = "fleet_silence"
 
 # Newest reading per series by an index lookup (PK series_id, ts) limited to the lookback, so
-# the watch stays cheap every minute; the median spacing is computed only for series with no
-# expected interval, over the 24 h before their own newest reading (not before now: a series
-# that has been silent for a day still has an interval).
+# the watch stays cheap every minute. The interval is the registered one, else the median the
+# quality run remembered (metric_spec.inferred_interval_s); only series with neither get their
+# median spacing computed here, over the 24 h before their own newest reading (not before now: a
+# series that has been silent for a day still has an interval).
 SERIES_FRESHNESS = text("""
 WITH newest AS (
-    SELECT s.series_id, s.tenant, s.equipment, s.expected_interval_s, n.ts AS newest
+    SELECT s.series_id, s.tenant, s.equipment,
+           coalesce(s.expected_interval_s, s.inferred_interval_s) AS expected_interval_s, n.ts AS newest
     FROM tds.metric_spec s
     CROSS JOIN LATERAL (
         SELECT max(r.ts) AS ts FROM tds.telemetry_raw r

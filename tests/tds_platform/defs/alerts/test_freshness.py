@@ -96,3 +96,17 @@ def test_an_empty_fleet_is_not_an_outage(database_url: str) -> None:
     with dg.DagsterInstance.ephemeral() as instance:
         assert tick(build_freshness_sensor(AlertSettings()), instance, database_url).startswith("0 equipment judged")
     assert all_alerts(database_url) == 0
+
+
+def test_the_interval_the_quality_run_remembered_is_used_before_inferring(database_url: str, add_series,
+                                                                            add_readings) -> None:
+    now = datetime.now(UTC)
+    meter = add_series("meter-1", "energy")  # no registered interval
+    # The data alone says 60 s (silent for 2 minutes: not silent), the remembered interval says 10 s.
+    add_readings(meter, [now - timedelta(seconds=120 + 60 * i) for i in range(30)])
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE tds.metric_spec SET inferred_interval_s = 10, inferred_until = now() "
+                     "WHERE series_id = %s", (meter,))
+    with dg.DagsterInstance.ephemeral() as instance:
+        summary = tick(build_freshness_sensor(AlertSettings()), instance, database_url)
+    assert summary == "1 equipment judged, 1 silent, 1 alerts opened, 0 resolved"
