@@ -11,12 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,15 +20,12 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from ingest_stream.mqtt_session import BrokerAddress
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.stack import LocalStack
-from tds_platform.stack.layout import free_port
+from tests.ingest_stream.conftest import WriterProcess, as_user, ensure_writer_login, wipe_session
 
-TDS_INGEST = str(Path(sys.executable).parent / "tds-ingest")
 INTERVAL_S = 10
 _tenants = itertools.count(1)
 # Quick enough for tests, long enough for a loaded 2-core machine.
@@ -50,20 +42,6 @@ def _client(url: str, client_id: str) -> mqtt.Client:
     client.username_pw_set(address.username, address.password)
     client.connect(address.host, address.port)
     return client
-
-
-def forget_session(url: str, client_id: str) -> None:
-    """Connect with clean start and expiry 0, so the broker drops the writer's persistent session."""
-    address = BrokerAddress.from_url(url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.username_pw_set(address.username, address.password)
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 0
-    client.connect(address.host, address.port, clean_start=True, properties=props)
-    client.loop_start()
-    time.sleep(0.1)
-    client.disconnect()
-    client.loop_stop()
 
 
 @dataclass
@@ -129,7 +107,7 @@ class BackfillRig:
     tmp_path: Path
     site: str = "plant-1"
     equipment: str = "ch-1"
-    writer: subprocess.Popen[bytes] | None = None
+    writer: WriterProcess | None = None
     devices: list[FakeDevice] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -182,54 +160,23 @@ class BackfillRig:
         return f"tds-ingest-solo-{self.tenant}-w"
 
     def start_writer(self) -> None:
-        port = free_port()
-        env = {**os.environ, "TDS_DATABASE_URL": _as_user(self.url, "tds_ingest"),
-               "TDS_MQTT_URL": self.stack.writer_mqtt_url(),
-               "TDS_MQTT_TOPICS": f"tds/{self.tenant}/{{site}}/{{equipment}}/{{kind}};tenant={self.tenant}",
-               "TDS_INSTANCE_ID": f"{self.tenant}-w", "TDS_BATCH_MAX_AGE_MS": "50",
-               "TDS_HTTP_PORT": str(port), "TDS_HTTP_HOST": "127.0.0.1"}
-        env.pop("TDS_MQTT_GROUP", None)
-        log = (self.tmp_path / "writer.log").open("ab")
-        self.writer = subprocess.Popen([TDS_INGEST, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.writer.poll() is not None:
-                raise AssertionError(f"writer exited: {(self.tmp_path / 'writer.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                    if json.loads(response.read())["mqtt"]["connected"]:
-                        return
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"writer not ready: {(self.tmp_path / 'writer.log').read_text()[-2000:]}")
+        self.writer = WriterProcess({
+            "TDS_DATABASE_URL": as_user(self.url, "tds_ingest"), "TDS_MQTT_URL": self.stack.writer_mqtt_url(),
+            "TDS_MQTT_TOPICS": f"tds/{self.tenant}/{{site}}/{{equipment}}/{{kind}};tenant={self.tenant}",
+            "TDS_INSTANCE_ID": f"{self.tenant}-w", "TDS_BATCH_MAX_AGE_MS": "50",
+        }, self.tmp_path / "writer.log").start().wait_ready(timeout_s=30)
 
     def close(self) -> None:
         for device in self.devices:
             device.close()
-        if self.writer is not None and self.writer.poll() is None:
-            self.writer.send_signal(signal.SIGTERM)
-            try:
-                self.writer.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.writer.kill()
-                self.writer.wait()
-        forget_session(self.stack.writer_mqtt_url(), self.writer_client_id)
-
-
-def _as_user(url: str, user: str) -> str:
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
+        if self.writer is not None:
+            self.writer.stop()
+        wipe_session(self.stack.writer_mqtt_url(), self.writer_client_id)
 
 
 @pytest.fixture(scope="session")
 def writer_login(stack: LocalStack) -> None:
-    """The stream writer's own login (the migration only creates the NOLOGIN group role)."""
-    with psycopg.connect(stack.postgres.url("postgres"), autocommit=True) as conn:
-        conn.execute("""DO $$ BEGIN
-            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tds_ingest') THEN
-                CREATE ROLE tds_ingest LOGIN IN ROLE tds_writer;
-            END IF; END $$""")
+    ensure_writer_login(stack.postgres.url("postgres"))
 
 
 @pytest.fixture
