@@ -7,11 +7,12 @@ is acknowledged: WorkerGoneError tells the service to exit non-zero (the broker 
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import socket
+import subprocess
+import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 
 from ingest_stream.commits import CommitRecorder
 from ingest_stream.delivery import Delivery
@@ -30,7 +31,6 @@ from ingest_stream.handoff import (
 from ingest_stream.metrics import IngestMetrics
 from ingest_stream.pipeline import LeaseLostError
 from ingest_stream.settings import IngestSettings
-from ingest_stream.worker import run_worker
 
 log = logging.getLogger("ingest_stream.link")
 
@@ -55,17 +55,18 @@ class WorkerLink:
         self._stop_sent = False  # the worker reads nothing after Stop: sending more could block forever
         self._stopped = False
         self._conn: Connection | None = None
-        self._process: BaseProcess | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Start the worker and wait until it can take deliveries (the broker's queue waits meanwhile)."""
-        # spawn: a fresh interpreter, never a fork of a process with paho and HTTP threads running.
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=run_worker, args=(child, self.settings, self.lease_name),
-                                        name="tds-ingest-worker", daemon=True)
-        self._process.start()
-        child.close()
+        # A fresh interpreter (never a fork of a process with paho and HTTP threads running), without
+        # multiprocessing's extra resource-tracker process: the pipe is a socket pair it inherits.
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self._process = subprocess.Popen([sys.executable, "-m", "ingest_stream.worker", str(theirs.fileno())],
+                                             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        self._conn = Connection(ours.detach())
+        self._send((self.settings, self.lease_name))
         try:
             ready = self._conn.poll(timeout_s) and isinstance(self._conn.recv(), Ready)
         except (EOFError, OSError):
@@ -111,16 +112,16 @@ class WorkerLink:
         except (EOFError, OSError) as exc:
             raise WorkerGoneError(self._death()) from exc
         self.metrics.queue_depth.set(len(self._inflight))
-        if not self._process.is_alive():
+        if self._process.poll() is not None:
             raise WorkerGoneError(self._death())
 
     def check_alive(self) -> None:
-        if self._process is not None and not self._process.is_alive():
+        if self._process is not None and self._process.poll() is not None:
             raise WorkerGoneError(self._death())
 
     def finish(self, deadline_s: float = 7.0) -> None:
         """Stop the worker after it flushed, applying its last reports (so their deliveries are acked)."""
-        if self._process is None or not self._process.is_alive():
+        if self._process is None or self._process.poll() is not None:
             self.close()
             return
         try:
@@ -141,15 +142,16 @@ class WorkerLink:
         """Make sure the worker process is gone (idempotent)."""
         if self._process is None:
             return
-        self._process.join(timeout=2)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(timeout=2)
+        try:
+            self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
         assert self._conn is not None
         self._conn.close()
         self._process = None
 
-    def _send(self, message: ToWorker) -> None:
+    def _send(self, message: ToWorker | tuple[IngestSettings, str | None]) -> None:
         assert self._conn is not None
         try:
             self._conn.send(message)
@@ -172,5 +174,8 @@ class WorkerLink:
 
     def _death(self) -> str:
         assert self._process is not None
-        self._process.join(timeout=1)
-        return f"the worker process (pid {self._process.pid}) exited with code {self._process.exitcode}"
+        try:
+            code = self._process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return f"the pipe to the worker process (pid {self._process.pid}) broke"
+        return f"the worker process (pid {self._process.pid}) exited with code {code}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from multiprocessing.connection import Connection
 
@@ -58,8 +59,11 @@ def _receive(conn: Connection, pipeline: Pipeline, lease: Lease | None, stop: th
     stop.set()
 
 
-def run_worker(conn: Connection, settings: IngestSettings, lease_name: str | None) -> None:
-    """The process entry point (multiprocessing spawn target)."""
+def run_worker(conn: Connection) -> None:
+    """The first message is (settings, lease name); then deliveries until Stop."""
+    settings: IngestSettings
+    lease_name: str | None
+    settings, lease_name = conn.recv()
     configure_logging(settings.instance_id, settings.log_level)
     # The parent decides when we stop (a terminal's Ctrl-C or a group SIGTERM reaches us too): it
     # sends Stop after the last delivery, so nothing it received is left unflushed.
@@ -89,3 +93,8 @@ def run_worker(conn: Connection, settings: IngestSettings, lease_name: str | Non
         log.warning("the parent process is gone; exiting")
     finally:
         store.close()
+
+
+if __name__ == "__main__":
+    # `python -m ingest_stream.worker FD`: FD is the parent's end of a socket pair (see link.WorkerLink).
+    run_worker(Connection(int(sys.argv[1])))

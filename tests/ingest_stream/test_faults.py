@@ -301,9 +301,10 @@ def test_sigterm_while_the_database_is_down_exits_promptly_and_acknowledges_noth
 
 
 def _worker_of(writer: WriterProcess) -> psutil.Process:
-    """The writer's worker process (its other child is multiprocessing's resource tracker)."""
+    """The writer's worker process: its only child."""
     assert writer.proc is not None
-    [worker] = [p for p in psutil.Process(writer.proc.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+    [worker] = psutil.Process(writer.proc.pid).children()
+    assert "ingest_stream.worker" in worker.cmdline()
     return worker
 
 
