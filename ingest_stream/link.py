@@ -106,13 +106,13 @@ class WorkerLink:
             self._send(chunk)
         try:
             ready = self._conn.poll(wait_s)
-            while ready:
+            while ready and not self._stopped:  # after Stopped the worker exits: its EOF is no death
                 self._apply(self._conn.recv())
                 ready = self._conn.poll(0)
         except (EOFError, OSError) as exc:
             raise WorkerGoneError(self._death()) from exc
         self.metrics.queue_depth.set(len(self._inflight))
-        if self._process.poll() is not None:
+        if not self._stopped and self._process.poll() is not None:
             raise WorkerGoneError(self._death())
 
     def check_alive(self) -> None:
