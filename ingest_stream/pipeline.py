@@ -1,6 +1,6 @@
-"""Parse -> batch -> write -> commit -> ack, on one thread, for every session of this process.
+"""Parse -> batch -> write -> commit -> report, on one thread: the core of the writer's worker process.
 
-The only place that acknowledges messages, and only after the commit that covers them. While
+A batch is reported to the sink (which acknowledges) only after the commit that covers it. While
 the database is down it keeps retrying the same batch; the broker's in-flight window (nothing
 acknowledged) is the back-pressure, so memory stays bounded under any backlog.
 """
@@ -19,9 +19,8 @@ import psycopg
 import psycopg.errors
 
 from ingest_stream.batch import Batch
+from ingest_stream.commits import CommitSink, summarize
 from ingest_stream.delivery import Delivery
-from ingest_stream.health import HealthState
-from ingest_stream.metrics import IngestMetrics
 from ingest_stream.records import DeadLetter, DeadLetterReason, Parsed
 from ingest_stream.store import Store, StoreUnavailableError, WriteResult
 
@@ -34,25 +33,12 @@ class LeaseLostError(Exception):
     """This instance no longer holds the lease: nothing it has not committed may be written."""
 
 
-def _kind_of(parsed: Parsed) -> tuple[str, str]:
-    if parsed.dead_letter is not None:
-        return "unknown", "dead_letter"
-    if parsed.readings:
-        return "telem", "landed"
-    if parsed.events:
-        return "event", "landed"
-    if parsed.acks:
-        return "ack", "landed"
-    return "other", "ignored"
-
-
 class Pipeline:
-    def __init__(self, parse: Parse, store: Store, metrics: IngestMetrics, health: HealthState,
-                 batch_size: int, batch_max_age_s: float, retry_max_s: float = 10.0) -> None:
+    def __init__(self, parse: Parse, store: Store, sink: CommitSink, batch_size: int, batch_max_age_s: float,
+                 retry_max_s: float = 10.0) -> None:
         self.parse = parse
         self.store = store
-        self.metrics = metrics
-        self.health = health
+        self.sink = sink
         self.batch_size = batch_size
         self.batch_max_age_s = batch_max_age_s
         self.retry_max_s = retry_max_s
@@ -60,11 +46,8 @@ class Pipeline:
         self.batch = Batch()
 
     def submit(self, delivery: Delivery) -> None:
-        """Called on the MQTT network threads: hand over, nothing else."""
+        """Called on the thread that receives deliveries: hand over, nothing else."""
         self.inbox.put(delivery)
-
-    def depth(self) -> int:
-        return self.inbox.qsize() + len(self.batch)
 
     def run(self, stop: threading.Event, flush_deadline_s: float = 5.0) -> None:
         """Process until `stop`; then flush what was received, retrying until the deadline."""
@@ -76,15 +59,13 @@ class Pipeline:
             self.flush(lambda: time.monotonic() > deadline)
 
     def step(self, stop: threading.Event) -> None:
-        # Wait at most 0.2 s: a signal does not interrupt the queue wait, so a long batch age would
-        # otherwise delay a SIGTERM (and lease renewal) by up to that age.
+        # Wait at most 0.2 s: a long batch age would otherwise delay noticing `stop` by up to that age.
         timeout = min(self.batch_max_age_s - self.batch.age_s(), 0.2) if len(self.batch) else 0.2
         with contextlib.suppress(queue.Empty):
             self._add(self.inbox.get(timeout=max(timeout, 0.001)))
         self.drain_inbox(limit=self.batch_size - len(self.batch))
         if len(self.batch) >= self.batch_size or (len(self.batch) and self.batch.age_s() >= self.batch_max_age_s):
             self.flush(stop.is_set)
-        self.metrics.queue_depth.set(self.depth())
 
     def drain_inbox(self, limit: int | None = None) -> None:
         taken = 0
@@ -107,29 +88,13 @@ class Pipeline:
         self.batch.add(delivery, self.parse(delivery.topic, delivery.payload, received_at))
 
     def flush(self, give_up: Callable[[], bool]) -> bool:
-        """Commit the current batch, then acknowledge it. False if it could not be committed."""
+        """Commit the current batch, then report it for acknowledgement. False if it could not be committed."""
         batch, self.batch = self.batch, Batch()
         started = time.monotonic()
         result = self._write_with_retry(batch, give_up)
         if result is None:
             return False
-        committed_at = time.time()
-        self.metrics.commit_duration.observe(time.monotonic() - started)
-        self.metrics.batch_size.observe(len(batch))
-        self.metrics.points.inc(result.inserted)
-        self.metrics.duplicates.inc(result.duplicates)
-        for delivery, parsed in zip(batch.deliveries, batch.parsed, strict=True):
-            delivery.ledger.settle(delivery)
-            kind, outcome = _kind_of(parsed)
-            self.metrics.messages.labels(kind, outcome).inc()
-            self.metrics.receive_to_commit.observe(committed_at - delivery.received_at)
-            if parsed.dead_letter is not None:
-                self.metrics.dead_letters.labels(parsed.dead_letter.reason.value).inc()
-            elif parsed.readings:
-                lag = committed_at - max(r.ts for r in parsed.readings).timestamp()
-                if 0 <= lag < 3600:  # live data only: re-sent history would swamp the histogram
-                    self.metrics.publish_to_commit.observe(lag)
-        self.health.last_commit_at = committed_at
+        self.sink.committed(batch.deliveries, summarize(batch, result, started))
         return True
 
     def _write_with_retry(self, batch: Batch, give_up: Callable[[], bool]) -> WriteResult | None:
@@ -138,9 +103,7 @@ class Pipeline:
             try:
                 result = self._write_isolating_rejects(batch)
             except StoreUnavailableError as exc:
-                self.health.database_ok, self.health.database_error = False, str(exc)
-                self.metrics.database_up.set(0)
-                self.metrics.database_retries.inc()
+                self.sink.database_failed(str(exc))
                 log.warning("database unavailable; retrying batch", extra={"error": str(exc), "retry_in_s": delay,
                                                                           "batch": len(batch)})
                 # Pause in short steps: a signal does not cut a sleep short, and SIGTERM must not
@@ -152,8 +115,6 @@ class Pipeline:
                     return None
                 delay = min(delay * 2, self.retry_max_s)
                 continue
-            self.health.database_ok, self.health.database_error = True, None
-            self.metrics.database_up.set(1)
             return result
 
     def _write_isolating_rejects(self, batch: Batch) -> WriteResult:

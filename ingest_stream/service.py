@@ -1,7 +1,7 @@
-"""The stream writer process: wires sessions, coordination, pipeline and health, and runs them.
+"""The stream writer's main process: wires sessions, coordination, the worker and health, and runs them.
 
-SIGTERM/SIGINT flush, commit, ack and disconnect, then exit 0 within a few seconds. Nothing
-here parses or writes by itself; it only decides what runs when.
+It receives and acknowledges; its worker process parses and writes. SIGTERM/SIGINT flush, commit,
+ack and disconnect, then exit 0 within a few seconds; a dead worker ends it with exit code 1.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from collections.abc import Callable, Sequence
 
 import psycopg
 
+from ingest_stream.commits import CommitRecorder
 from ingest_stream.coordination.lease import Lease
 from ingest_stream.coordination.members import MemberRegistry
 from ingest_stream.coordination.takeover import TakeoverCoordinator
 from ingest_stream.health import HealthServer, HealthState
+from ingest_stream.link import WorkerGoneError, WorkerLink
 from ingest_stream.metrics import IngestMetrics
 from ingest_stream.mqtt_session import BrokerAddress, MqttSession, SessionOptions
 from ingest_stream.parsing import TopicTemplate
-from ingest_stream.pipeline import LeaseLostError, Pipeline
+from ingest_stream.pipeline import LeaseLostError
 from ingest_stream.settings import Coordination, IngestSettings, redact_url
 from ingest_stream.store import DryRunStore, Store, TelemetryStore
 
@@ -54,23 +56,23 @@ class IngestService:
             persistent=not settings.dry_run,
             ca_file=settings.mqtt_ca_file,
         )
-        self.lease: Lease | None = None
+        lease_name = None
         if settings.effective_coordination is Coordination.LEASE and not settings.dry_run:
-            self.lease = Lease(settings.database_url, f"ingest:{settings.mqtt_group or 'solo'}",
-                               settings.instance_id, settings.lease_ttl_s)
+            lease_name = f"ingest:{settings.mqtt_group or 'solo'}"
+        self.lease = Lease(settings.database_url, lease_name, settings.instance_id,
+                           settings.lease_ttl_s) if lease_name else None
+        # Only for health probes: the worker writes, on a store of its own.
         self.store: Store = DryRunStore() if settings.dry_run else TelemetryStore(
-            settings.database_url, settings.instance_id, fence=self.lease.fence if self.lease else None,
-            idle_in_transaction_timeout_s=settings.lease_ttl_s if self.lease else None)
+            settings.database_url, settings.instance_id)
         self.health = HealthState(instance_id=settings.instance_id, mode=self.mode)
-        self.pipeline = Pipeline(self.parser.parse, self.store, self.metrics, self.health, settings.batch_size,
-                                 settings.batch_max_age_ms / 1000)
-        self.session = MqttSession(self.address, self.options, self.pipeline.submit, self.metrics)
+        self.link = WorkerLink(settings, lease_name, CommitRecorder(self.metrics, self.health), self.metrics)
+        self.session = MqttSession(self.address, self.options, self.link.submit, self.metrics)
         self.takeover: TakeoverCoordinator | None = None
         if settings.effective_coordination is Coordination.SHARED and not settings.dry_run:
             registry = MemberRegistry(settings.database_url, settings.mqtt_group or "", settings.instance_id,
                                       self.options.client_id, stale_after_s=settings.takeover_after_s,
                                       claim_s=max(3 * settings.heartbeat_s, 5.0), health_url=settings.health_url)
-            self.takeover = TakeoverCoordinator(registry, self.address, self.options, self.pipeline.submit,
+            self.takeover = TakeoverCoordinator(registry, self.address, self.options, self.link.submit,
                                                 self.metrics, settings.heartbeat_s)
         self.health.mqtt_connected = lambda: self.session.connected
         self.health.queue_depth = self.queue_depth
@@ -99,22 +101,44 @@ class IngestService:
                                     "client_id": self.options.client_id})
         self.start_http()
         try:
+            code = self._run_with_worker()
+        finally:
+            self.link.close()
+            self.store.close()
+            if self.http is not None:
+                self.http.stop()
+        log.info("stopped", extra={"exit_code": code})
+        return code
+
+    def _run_with_worker(self) -> int:
+        try:
+            self.link.start()
+        except WorkerGoneError as exc:
+            log.error("the worker process did not start", extra={"reason": str(exc)})
+            return 1
+        try:
             if self.lease is not None:
                 self._run_as_lease_candidate()
             else:
                 self._run_member()
-        finally:
-            self.store.close()
-            if self.http is not None:
-                self.http.stop()
-        log.info("stopped")
+        except WorkerGoneError as exc:
+            # What the worker held is uncommitted and stays unacknowledged: disconnect, and let the
+            # supervisor restart us (the broker redelivers).
+            log.error("the worker process died; exiting without acknowledging anything more",
+                      extra={"reason": str(exc)})
+            if self.takeover is not None:
+                self.takeover.stop()
+            self.session.stop()
+            return 1
         return 0
 
     def _run_member(self) -> None:
         if self.takeover is not None:
             self.takeover.start()
         self.session.start()
-        self.pipeline.run(self.stop_event)
+        while not self.stop_event.is_set():
+            self.link.step()
+        self.link.finish()
         if self.takeover is not None:
             self.takeover.stop()
         self.session.stop()
@@ -125,28 +149,31 @@ class IngestService:
         renew_every = self.settings.lease_ttl_s / 3
         while not self.stop_event.is_set():
             self.health.standby = True
+            self.link.check_alive()
             if not self._try(self.lease.acquire):
                 self.stop_event.wait(renew_every)
                 continue
             self.health.standby = False
             log.warning("lease acquired: this instance is the active writer", extra={"token": self.lease.token})
-            self.session = MqttSession(self.address, self.options, self.pipeline.submit, self.metrics)
+            self.link.follow(self.lease.token)
+            self.session = MqttSession(self.address, self.options, self.link.submit, self.metrics)
             self.session.start()
             next_renewal = time.monotonic() + renew_every
             try:
                 while not self.stop_event.is_set():
-                    self.pipeline.step(self.stop_event)
+                    self.link.step()
                     if time.monotonic() >= next_renewal:
                         if not self._try(self.lease.renew):
                             raise LeaseLostError("lease renewal failed")
                         next_renewal = time.monotonic() + renew_every
-                self.pipeline.run(self.stop_event)
+                self.link.finish()
                 self.session.stop()
                 self._try(self.lease.release)
             except LeaseLostError as exc:
-                dropped = self.pipeline.discard()
+                dropped = self.link.discard()
                 self.session.stop()
                 log.warning("lease lost: standing by", extra={"reason": str(exc), "uncommitted_dropped": dropped})
+        self.link.finish()
         self.lease.close()
 
     def _try(self, call: Callable[[], object]) -> bool:

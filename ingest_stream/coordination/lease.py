@@ -71,6 +71,10 @@ class Lease:
             return False
         return True
 
+    def follow(self, token: int | None) -> None:
+        """The worker's copy fences with the token its parent holds; it never acquires or renews by itself."""
+        self.params["token"] = token
+
     def fence(self, conn: psycopg.Connection) -> None:
         """Runs inside the batch transaction: raises LeaseLostError if this instance is no longer leader."""
         if self.token is None or conn.execute(FENCE, self.params).fetchone() is None:

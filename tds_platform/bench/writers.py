@@ -6,6 +6,7 @@ benchmark only observes it — progress from /metrics, memory from /proc — and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -137,23 +138,34 @@ class WriterProcess:
     def health(self) -> dict[str, object]:
         return dict(json.loads(self._get("/health")[1]))
 
-    def rss(self) -> int:
+    def _processes(self) -> list[psutil.Process]:
+        """The writer and every process it started (its worker): memory is counted for all of them."""
         assert self.proc is not None
-        rss = int(psutil.Process(self.proc.pid).memory_info().rss)
+        parent = psutil.Process(self.proc.pid)
+        return [parent, *parent.children(recursive=True)]
+
+    def rss(self) -> int:
+        rss = 0
+        for process in self._processes():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                rss += int(process.memory_info().rss)
         self.rss_peak_polled = max(self.rss_peak_polled, rss)
         return rss
 
     def high_water_mark(self) -> int | None:
-        """VmHWM: the kernel's own peak-RSS record for the process (Linux), in bytes."""
-        assert self.proc is not None
-        try:
-            status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return None
+        """VmHWM: the kernel's own peak-RSS record (Linux), in bytes, summed over the writer's processes
+        (an upper bound: their peaks need not coincide)."""
+        total = 0
+        for process in self._processes():
+            try:
+                status = Path(f"/proc/{process.pid}/status").read_text()
+            except OSError:
+                return None
+            peaks = [int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM:")]
+            if not peaks:
+                return None
+            total += peaks[0]
+        return total
 
     def stop(self, timeout_s: float = 20.0) -> int | None:
         """SIGTERM (the writer flushes, commits, acks, exits 0); SIGKILL only if it hangs."""

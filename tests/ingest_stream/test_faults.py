@@ -10,6 +10,7 @@ import signal
 import time
 from datetime import timedelta
 
+import psutil
 import pytest
 
 from tests.ingest_stream.conftest import BASE_TS, IngestRig, Publisher, PublishRun, WriterProcess, wait_until
@@ -297,3 +298,27 @@ def test_sigterm_while_the_database_is_down_exits_promptly_and_acknowledges_noth
     writer.start().wait_ready()
     assert rig.wait_for_rows(50, timeout_s=20) == 50
     rig.assert_exactly_once(sent, acked)
+
+
+def _worker_of(writer: WriterProcess) -> psutil.Process:
+    """The writer's worker process: its only child."""
+    assert writer.proc is not None
+    [worker] = psutil.Process(writer.proc.pid).children()
+    assert "ingest_stream.worker" in worker.cmdline()
+    return worker
+
+
+def test_worker_killed_under_load_ends_the_writer_and_a_restart_loses_nothing(rig: IngestRig) -> None:
+    writer = rig.writer("a", group=None).start().wait_ready()
+    pub = rig.publisher()
+    run = rig.publish_in_background(pub, 3000, per_second=1000)
+    run.wait_published(1000)
+    wait_until(lambda: writer.metric("tds_ingest_points_total") > 0, 10, "the writer has landed some readings")
+    _worker_of(writer).kill()
+    started = time.monotonic()
+    assert writer.wait(timeout_s=10) == 1, "a writer without its worker must exit non-zero"
+    assert time.monotonic() - started < 3
+    assert "the worker process died" in writer.log_path.read_text()
+    run.wait_published(2000)
+    writer.start().wait_ready()
+    _assert_all_landed(rig, pub, run)

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from ingest_stream.commits import CommitRecorder
 from ingest_stream.coordination.lease import Lease
 from ingest_stream.delivery import AckLedger, Delivery
 from ingest_stream.health import HealthState
@@ -58,8 +59,9 @@ class Harness:
         self.ledger = AckLedger("own")
         self.ledger.connected(self.transport)
         table = parsed or {}
-        self.pipeline = Pipeline(parse or (lambda topic, _payload, _at: table[topic]), store, self.metrics,
-                                 self.health, batch_size=1000, batch_max_age_s=0.05, retry_max_s=0.2)
+        self.pipeline = Pipeline(parse or (lambda topic, _payload, _at: table[topic]), store,
+                                 CommitRecorder(self.metrics, self.health), batch_size=1000, batch_max_age_s=0.05,
+                                 retry_max_s=0.2)
         self._mids = itertools.count(1)
 
     def deliver(self, topic: str, payload: bytes) -> Delivery:
