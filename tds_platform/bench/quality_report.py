@@ -6,8 +6,6 @@ The row layout and table come from the ingest benchmark's report, so both read a
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on servers and CI
 import matplotlib.pyplot as plt
 
+from tds_platform.bench import report
 from tds_platform.bench.report import Check
 
 JSON_NAME = "quality.json"
@@ -59,16 +58,11 @@ def checks(result: dict[str, Any]) -> list[Check]:
 
 
 def with_checks(result: dict[str, Any]) -> dict[str, Any]:
-    rows = checks(result)
-    return {**result, "checks": [asdict(r) for r in rows],
-            "passed": all(r.passed for r in rows if r.passed is not None)}
+    return report.with_checks(result, checks)
 
 
 def write_json(result: dict[str, Any], out: Path) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / JSON_NAME
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    return path
+    return report.write_json(result, out, JSON_NAME)
 
 
 def write_chart(result: dict[str, Any], out: Path) -> Path:

@@ -6,6 +6,7 @@ Reads the result the run produced and only renders it; it never measures or re-c
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -94,15 +95,16 @@ def table(rows: list[Check]) -> str:
     return "\n".join(lines)
 
 
-def with_checks(result: dict[str, Any]) -> dict[str, Any]:
-    rows = checks(result)
+def with_checks(result: dict[str, Any], judge: Callable[[dict[str, Any]], list[Check]] | None = None) -> dict[str, Any]:
+    """The result with its checks (ingest's by default) and whether every judged one passed."""
+    rows = (judge or checks)(result)
     return {**result, "checks": [asdict(r) for r in rows],
             "passed": all(r.passed for r in rows if r.passed is not None)}
 
 
-def write_json(result: dict[str, Any], out: Path) -> Path:
+def write_json(result: dict[str, Any], out: Path, name: str = JSON_NAME) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    path = out / JSON_NAME
+    path = out / name
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     return path
 
