@@ -40,8 +40,8 @@ def _standby(writer: WriterProcess) -> bool:
     return code == 200 and body["standby"] and not body["mqtt"]["connected"]
 
 
-@pytest.mark.parametrize("comes_back", ["at-once", "while-being-drained"])
-def test_group_member_killed_mid_stream_and_restarted_loses_nothing(rig: IngestRig, comes_back: str) -> None:
+def _two_members_under_load(rig: IngestRig) -> tuple[WriterProcess, WriterProcess, Publisher, PublishRun]:
+    """Survivor and victim in one group, publishing under way, and the victim has landed something."""
     survivor, victim = rig.writer("a").start(), rig.writer("b").start()
     survivor.wait_ready()
     victim.wait_ready()
@@ -49,6 +49,12 @@ def test_group_member_killed_mid_stream_and_restarted_loses_nothing(rig: IngestR
     run = rig.publish_in_background(pub, 3000, per_second=600)
     run.wait_published(600)
     wait_until(lambda: victim.metric("tds_ingest_points_total") > 0, 10, "the victim has landed some readings")
+    return survivor, victim, pub, run
+
+
+@pytest.mark.parametrize("comes_back", ["at-once", "while-being-drained"])
+def test_group_member_killed_mid_stream_and_restarted_loses_nothing(rig: IngestRig, comes_back: str) -> None:
+    survivor, victim, pub, run = _two_members_under_load(rig)
     victim.kill(signal.SIGKILL)
     victim.wait()
     if comes_back == "while-being-drained":
@@ -73,13 +79,7 @@ def test_group_member_killed_mid_stream_and_restarted_loses_nothing(rig: IngestR
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "scaled-down"])
 def test_group_member_gone_for_good_is_drained_by_the_survivor_and_retired(rig: IngestRig, how: int) -> None:
-    survivor, victim = rig.writer("a").start(), rig.writer("b").start()
-    survivor.wait_ready()
-    victim.wait_ready()
-    pub = rig.publisher()
-    run = rig.publish_in_background(pub, 3000, per_second=600)
-    run.wait_published(600)
-    wait_until(lambda: victim.metric("tds_ingest_points_total") > 0, 10, "the victim has landed some readings")
+    survivor, victim, pub, run = _two_members_under_load(rig)
     victim.kill(how)  # a clean stop keeps the session too (the member may come back), so both strand messages
     victim.wait()
     # Mosquitto keeps queueing the dead member's share; only the survivor's takeover can land it.
