@@ -6,8 +6,10 @@ nothing landed that was never sent (rig.assert_exactly_once). Servers are always
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import psutil
@@ -114,6 +116,19 @@ def test_lone_writer_killed_under_load_then_restarted_loses_nothing(rig: IngestR
     _assert_all_landed(rig, pub, run)
 
 
+@contextlib.contextmanager
+def _database_down(rig: IngestRig, writers: list[WriterProcess]) -> Iterator[None]:
+    """PostgreSQL stopped until the block ends (restarted even if it fails); every writer reports it."""
+    rig.stack.postgres.stop()
+    try:
+        for writer in writers:
+            wait_until(lambda w=writer: w.health("/health/database")[0] == 503, 15, "the writer reports the outage")
+        yield
+        assert all(writer.alive for writer in writers)
+    finally:
+        rig.stack.postgres.start()
+
+
 def test_postgres_stopped_and_started_under_load(rig: IngestRig) -> None:
     writers = [rig.writer(name).start() for name in ("a", "b")]
     for writer in writers:
@@ -121,16 +136,9 @@ def test_postgres_stopped_and_started_under_load(rig: IngestRig) -> None:
     pub = rig.publisher()
     run = rig.publish_in_background(pub, 3000, per_second=500)
     run.wait_published(800)
-    postgres = rig.stack.postgres
-    postgres.stop()
-    try:
-        for writer in writers:
-            wait_until(lambda w=writer: w.health("/health/database")[0] == 503, 15, "the writer reports the outage")
-            assert writer.health("/health")[0] == 503
+    with _database_down(rig, writers):
+        assert all(writer.health("/health")[0] == 503 for writer in writers)
         time.sleep(TTL_S + 1)  # longer than takeover_after_s: heartbeats go stale on both sides
-        assert all(writer.alive for writer in writers)
-    finally:
-        postgres.start()
     _assert_all_landed(rig, pub, run, timeout_s=90)
     for writer in writers:
         wait_until(lambda w=writer: w.health("/health/database") == (200, {"ok": True, "error": None}), 15,
@@ -148,14 +156,8 @@ def test_postgres_stopped_and_started_under_load_in_lease_mode(rig: IngestRig) -
     pub = rig.publisher()
     run = rig.publish_in_background(pub, 2000, per_second=500)
     run.wait_published(500)
-    postgres = rig.stack.postgres
-    postgres.stop()
-    try:
-        for writer in writers:
-            wait_until(lambda w=writer: w.health("/health/database")[0] == 503, 15, "the writer reports the outage")
-        assert all(writer.alive for writer in writers)
-    finally:
-        postgres.start()
+    with _database_down(rig, writers):
+        pass
     _assert_all_landed(rig, pub, run, timeout_s=90)
     wait_until(lambda: sum(_active(w) for w in writers) == 1 and sum(_standby(w) for w in writers) == 1, 15,
                "one instance leads again and the other stands by")

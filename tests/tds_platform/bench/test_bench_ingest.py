@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tds_platform.bench.ingest import histogram_quantile
@@ -48,8 +49,9 @@ def test_quick_run_reports_every_figure_with_exact_counts(stack: LocalStack, tmp
     assert "PASS" in result.output and "exact count" in result.output
 
 
-def test_a_stack_dir_without_a_running_stack_is_one_sentence(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["bench", "ingest", "--quick", "--stack-dir", str(tmp_path),
+@pytest.mark.parametrize("benchmark", ["ingest", "quality"])
+def test_a_stack_dir_without_a_running_stack_is_one_sentence(tmp_path: Path, benchmark: str) -> None:
+    result = CliRunner().invoke(cli, ["bench", benchmark, "--quick", "--stack-dir", str(tmp_path),
                                       "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "no running local stack" in result.output

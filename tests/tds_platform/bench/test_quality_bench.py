@@ -46,14 +46,6 @@ def test_quick_run_reports_every_figure_with_exact_counts(stack: LocalStack, tmp
     assert "hourly quality partition" in result.output and "exact" in result.output
 
 
-def test_a_stack_dir_without_a_running_stack_is_one_sentence(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["bench", "quality", "--quick", "--stack-dir", str(tmp_path),
-                                      "--out", str(tmp_path / "out")])
-    assert result.exit_code == 1
-    assert "no running local stack" in result.output
-    assert "Traceback" not in result.output
-
-
 def test_full_size_counts() -> None:
     """500 x 5 series; 50 of them silent 10 min in the judged hour, 50 silent 30 min in the morning."""
     options = QualityBenchOptions()
