@@ -23,10 +23,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from ingest_stream.mqtt_session import BrokerAddress
+from tds_platform.bench import sessions
 from tds_platform.stack import LocalStack
 from tds_platform.stack.layout import free_port
 
@@ -76,20 +75,8 @@ def parse_metrics(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], flo
 
 
 def wipe_session(url: str, client_id: str) -> None:
-    """Connect with clean start and expiry 0: the broker forgets the session and its queue."""
-    address = BrokerAddress.from_url(url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.username_pw_set(address.username, address.password)
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 0
-    try:
-        client.connect(address.host, address.port, clean_start=True, properties=props)
-        client.loop_start()
-        time.sleep(0.1)
-        client.disconnect()
-        client.loop_stop()
-    except OSError:
-        pass
+    """The broker forgets the session and its queue (the benchmark's own clean-up, by URL)."""
+    sessions.wipe_session(BrokerAddress.from_url(url), client_id)
 
 
 @dataclass
