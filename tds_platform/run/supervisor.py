@@ -6,15 +6,16 @@ Each child runs in its own session with its log under the stack folder and a pid
 
 from __future__ import annotations
 
+import contextlib
 import os
-import signal
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tds_platform.stack.processes import pid_alive, read_pid, wait_for_exit
+import psutil
+
+from tds_platform.stack.processes import pid_alive, read_pid
 
 
 @dataclass
@@ -61,18 +62,31 @@ class Supervisor:
 
 
 def stop_recorded(run_dir: Path, timeout_s: float = 15) -> list[str]:
-    """SIGTERM every process with a pid file in run_dir (then SIGKILL stragglers)."""
+    """Stop every process with a pid file in run_dir, with all its descendants (SIGTERM, then SIGKILL).
+
+    A process group is not enough: `dagster dev` starts its code servers and runs in sessions of
+    their own, and they outlived it (seen after Ctrl-C). The tree is read before anything is
+    signalled, while the parents still know their children.
+    """
     stopped: list[str] = []
+    victims: list[psutil.Process] = []
     pid_files = sorted(run_dir.glob("*.pid")) if run_dir.exists() else []
     for pid_file in pid_files:
         pid = read_pid(pid_file)
-        if pid is not None and pid_alive(pid):
-            os.killpg(pid, signal.SIGTERM)
+        if pid is None or not pid_alive(pid):
+            continue
+        with contextlib.suppress(psutil.NoSuchProcess):
+            root = psutil.Process(pid)
+            victims += [root, *root.children(recursive=True)]
             stopped.append(pid_file.stem)
-    deadline = time.monotonic() + timeout_s
+    for process in victims:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _gone, alive = psutil.wait_procs(victims, timeout=timeout_s)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=5)
     for pid_file in pid_files:
-        pid = read_pid(pid_file)
-        if pid is not None and not wait_for_exit(pid, max(0.0, deadline - time.monotonic())):
-            os.killpg(pid, signal.SIGKILL)
         pid_file.unlink(missing_ok=True)
     return stopped

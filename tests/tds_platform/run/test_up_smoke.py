@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 
@@ -98,7 +99,9 @@ def test_make_up_runs_the_platform_and_ctrl_c_stops_it(platform: dict) -> None: 
 
     pid_files = {p.stem: int(p.read_text()) for p in (root / "run").glob("*.pid")}
     assert {"writer-1", "writer-2", "simulator", "dagster"} <= set(pid_files)
-    pids = list(pid_files.values())
+    # Every process the services started, Dagster's code servers and runs included (own sessions).
+    pids = [pid for root in pid_files.values() if psutil.pid_exists(root)
+            for pid in (root, *(c.pid for c in psutil.Process(root).children(recursive=True)))]
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=90) == 0
     time.sleep(1)
