@@ -1,4 +1,5 @@
-"""Coverage, good-percentage and gaps of every series over one time window, in one SQL statement.
+"""Coverage, good-percentage and gaps of every series over one time window, in one SQL statement
+once each series' interval is known.
 
 Implements DESIGN.md's quality definitions exactly and set-based over `tds.telemetry_raw`; it
 only reads — writing the results is `tds_platform.quality.store`'s job.
@@ -10,73 +11,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, INTEGER
 
-INTERVAL_HISTORY = timedelta(hours=24)
-# How far from a window's end a remembered median may have been taken and still be used: the
-# quality schedule re-judges the last 3 closed hours every 5 minutes, so one median serves all
-# of them and is recomputed about every 4 hours (one 5-minute run in 48 pays for it).
-INTERVAL_REUSE = timedelta(hours=3)
+from tds_platform.quality.intervals import INTERVAL_REUSE, STATEMENT_SETTINGS, infer_intervals, known_intervals
 
-# One row per registered series that has started by the window's end. The interval is the
-# registry's, else the median spacing of the 24 h before the window's end (its "last 24 h":
-# tied to the window, not to the wall clock, so re-running an old hour gives the same answer).
-# That median reads every reading of the 24 h, so the one remembered in tds.metric_spec is used
-# instead when its 24 h end within `reuse` of this window's end; only the others are computed.
-# Gaps come from consecutive readings over the window plus the last reading before it and the
-# first one after it, so a window edge is never a gap and a gap crossing it is seen whole.
+# One row per registered series that has started by the window's end, judged by the interval it
+# is given (:interval_series -> :intervals, see `measure_window`; NULL: unknown, so no coverage and
+# no gaps). Gaps come from consecutive readings over the window plus the last reading before it and
+# the first one after it, so a window edge is never a gap and a gap crossing it is seen whole.
 # Readings at or after :now do not exist yet as far as this computation is concerned.
 # received counts rows: (series_id, ts) is the primary key of tds.telemetry_raw, so each row is
 # one distinct timestamp (a resent reading was absorbed when it landed).
 # The window's readings are sorted once (series, ts) and aggregated in that single pass.
-# The median is percentile_cont(0.5) taken from a count per distinct spacing, hashed rather than
-# sorted and converted to seconds only once per distinct value (21.6M spacings: 11 s sorted, 7.7 s
-# counted): the values at the 0-based positions floor and ceil of (n - 1) / 2, interpolated as
-# percentile_cont does (lo + 0.5 * (hi - lo)). The index scan hands the spacings over already in
-# (series, ts) order, so the lag needs no sort of its own.
 MEASURE_WINDOW = text("""
 WITH series AS (
-    SELECT s.series_id, s.tenant, e.site, s.equipment, s.metric,
-           s.expected_interval_s, s.valid_min, s.valid_max,
-           CASE WHEN s.inferred_until BETWEEN :until - :reuse AND :until + :reuse
-                THEN s.inferred_interval_s END AS remembered_s
+    SELECT s.series_id, s.tenant, e.site, s.equipment, s.metric, k.interval_s, s.valid_min, s.valid_max
     FROM tds.metric_spec s
     JOIN tds.equipment e ON e.tenant = s.tenant AND e.equipment = s.equipment
-),
-spacing_counts AS (
-    SELECT series_id, spacing, count(*) AS n
-    FROM (
-        SELECT r.series_id, r.ts - lag(r.ts) OVER (PARTITION BY r.series_id ORDER BY r.ts) AS spacing
-        FROM tds.telemetry_raw r
-        WHERE r.series_id = ANY(ARRAY(
-                  SELECT series_id FROM series WHERE expected_interval_s IS NULL AND remembered_s IS NULL))
-          AND r.ts >= :history_start AND r.ts < :until
-    ) spacings
-    WHERE spacing IS NOT NULL
-    GROUP BY series_id, spacing
-),
-spacing_ranks AS (
-    SELECT series_id, extract(epoch FROM spacing)::float8 AS spacing_s,
-           sum(n) OVER (PARTITION BY series_id ORDER BY spacing) AS up_to,
-           sum(n) OVER (PARTITION BY series_id) AS total
-    FROM spacing_counts
-),
-middles AS (
-    SELECT series_id,
-           min(spacing_s) FILTER (WHERE up_to > floor((total - 1) / 2)) AS lo,
-           min(spacing_s) FILTER (WHERE up_to > ceil((total - 1) / 2)) AS hi
-    FROM spacing_ranks
-    GROUP BY series_id
-),
-inferred AS (
-    SELECT series_id, CASE WHEN lo = hi THEN lo ELSE lo + 0.5 * (hi - lo) END AS interval_s
-    FROM middles
+    LEFT JOIN unnest(:interval_series, :intervals) AS k(series_id, interval_s) ON k.series_id = s.series_id
 ),
 edges AS (
-    SELECT s.*, coalesce(s.expected_interval_s, s.remembered_s, i.interval_s) AS interval_s,
-           i.interval_s AS inferred_s, before.ts AS before_ts, after.ts AS after_ts
+    SELECT s.*, before.ts AS before_ts, after.ts AS after_ts
     FROM series s
-    LEFT JOIN inferred i ON i.series_id = s.series_id
     LEFT JOIN LATERAL (
         SELECT r.ts FROM tds.telemetry_raw r
         WHERE r.series_id = s.series_id AND r.ts < :window_start
@@ -126,7 +83,7 @@ per_series AS (
     GROUP BY series_id
 ),
 measured AS (
-    SELECT e.series_id, e.tenant, e.site, e.equipment, e.metric, e.interval_s, e.inferred_s,
+    SELECT e.series_id, e.tenant, e.site, e.equipment, e.metric, e.interval_s,
            extract(epoch FROM :until - CASE WHEN e.before_ts IS NULL THEN p.first_ts ELSE :window_start END)::float8
                / e.interval_s AS expected,
            p.received, p.good, p.gap_count, p.longest_gap_s, p.gap_starts, p.gap_ends, p.gap_durations
@@ -134,17 +91,14 @@ measured AS (
     JOIN per_series p ON p.series_id = e.series_id
     WHERE e.before_ts IS NOT NULL OR p.first_ts IS NOT NULL
 )
-SELECT series_id, tenant, site, equipment, metric, interval_s, inferred_s, expected, received, good,
+SELECT series_id, tenant, site, equipment, metric, interval_s, expected, received, good,
        CASE WHEN expected > 0 THEN 100 * least(received / expected, 1) END AS coverage_pct,  -- least() skips NULLs
        100 * good::float8 / nullif(received, 0) AS good_pct,
        gap_count, longest_gap_s, gap_starts, gap_ends, gap_durations
 FROM measured
 ORDER BY tenant, equipment, metric
-""")
-
-# JIT compilation costs more than it saves on this one-off statement (1.4 s of 4.5 s measured),
-# and the sorts of ~1M rows should stay in memory: both only for this transaction.
-STATEMENT_SETTINGS = text("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
+""").bindparams(bindparam("interval_series", type_=ARRAY(INTEGER)),
+                bindparam("intervals", type_=ARRAY(DOUBLE_PRECISION)))
 
 SERIES_COLUMNS = ["series_id", "tenant", "site", "equipment", "metric", "interval_s", "expected", "received",
                   "good", "coverage_pct", "good_pct", "gap_count", "longest_gap_s"]
@@ -189,12 +143,22 @@ class WindowQuality:
 
 def measure_window(conn: Connection, window: Window, gap_factor: float,
                    reuse: timedelta = INTERVAL_REUSE) -> WindowQuality:
+    """The window's figures and gaps. Each series is judged by its registered interval, else the
+    median spacing of the 24 h before the window's end (its "last 24 h": tied to the window, not to
+    the wall clock, so re-running an old hour gives the same answer). That median reads every
+    reading of the 24 h, so one remembered for a moment within `reuse` of the window's end is used
+    instead; only the others are computed here, and returned for the store to remember."""
     if window.until <= window.start:
         return WindowQuality(window, pd.DataFrame(columns=SERIES_COLUMNS), pd.DataFrame(columns=GAP_COLUMNS))
     conn.execute(STATEMENT_SETTINGS)
+    intervals = known_intervals(conn, window.until, reuse)
+    # A series registered after this lookup is judged without an interval this once, like one
+    # with a single reading; the next run (minutes later) infers it.
+    inferred = infer_intervals(conn, [s for s, interval in intervals.items() if interval is None], window.until)
+    intervals |= inferred
     rows = conn.execute(MEASURE_WINDOW, {
         "window_start": window.start, "window_end": window.end, "until": window.until, "now": window.now,
-        "history_start": window.until - INTERVAL_HISTORY, "gap_factor": gap_factor, "reuse": reuse,
+        "gap_factor": gap_factor, "interval_series": list(intervals), "intervals": list(intervals.values()),
     }).mappings().all()
     series = pd.DataFrame([{c: row[c] for c in SERIES_COLUMNS} for row in rows], columns=SERIES_COLUMNS)
     gaps = pd.DataFrame(
@@ -206,5 +170,4 @@ def measure_window(conn: Connection, window: Window, gap_factor: float,
         ],
         columns=GAP_COLUMNS,
     )
-    inferred = {row["series_id"]: row["inferred_s"] for row in rows if row["inferred_s"] is not None}
     return WindowQuality(window, series, gaps, inferred)

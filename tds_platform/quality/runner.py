@@ -1,4 +1,5 @@
-"""Judges a range of whole hours: measure each, replace its quality_hourly rows, track its gaps.
+"""Judges a range of whole hours (measure each, replace its quality_hourly rows, track its gaps), and
+refreshes every series' remembered interval so those hours need not infer it.
 
 One transaction per hour, so a long backfill keeps what it finished; it must never write outside
 the hours it was given.
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 from sqlalchemy import Engine
 
+from tds_platform.quality.intervals import infer_intervals, unregistered_series
 from tds_platform.quality.measure import Window, WindowQuality, measure_window
 from tds_platform.quality.store import GapChanges, record_gaps, remember_intervals, replace_hour
 
@@ -26,6 +28,16 @@ class HoursJudged:
     gaps: pd.DataFrame
     rows_written: int
     gap_changes: GapChanges
+
+
+@dataclass(frozen=True)
+class IntervalsRefreshed:
+    """One refresh of the remembered intervals: medians of the 24 h before `until`."""
+
+    until: datetime
+    series: int  # without a registered interval
+    inferred: int  # of those, with two or more readings in the 24 h
+    remembered: int  # of those, written (a newer median or a row the writer held is left alone)
 
 
 def hours_between(start: datetime, end: datetime) -> list[datetime]:
@@ -51,10 +63,20 @@ def judge_hours(engine: Engine, start: datetime, end: datetime, now: datetime, g
             rows += replace_hour(conn, quality)
             changes = record_gaps(conn, quality)
         with engine.begin() as conn:  # after the hour's commit: never holds registry rows while judging
-            remember_intervals(conn, quality)
+            remember_intervals(conn, quality.inferred, quality.window.until)
         results.append(quality)
         new, updated, cleared = new + changes.new, updated + changes.updated, cleared + changes.cleared
     series = _concat([r.series.assign(hour=r.window.start) for r in results])
     # A gap spanning several hours is seen by each of them: it is one gap.
     gaps = _concat([r.gaps for r in results]).drop_duplicates(subset=["series_id", "gap_start"], keep="last")
     return HoursJudged(series, gaps.reset_index(drop=True), rows, GapChanges(new, updated, cleared))
+
+
+def refresh_intervals(engine: Engine, until: datetime) -> IntervalsRefreshed:
+    """Infer and remember the median spacing of every series without a registered interval, over the
+    24 h before `until`: the quality hours ending within INTERVAL_REUSE of `until` then reuse it."""
+    with engine.begin() as conn:  # the registry rows are only locked by the update at the very end
+        series = unregistered_series(conn)
+        inferred = infer_intervals(conn, series, until)
+        remembered = remember_intervals(conn, inferred, until)
+    return IntervalsRefreshed(until, len(series), len(inferred), remembered)

@@ -1,5 +1,5 @@
-"""Writes one window's quality figures to `tds.quality_hourly`, its gaps to `tds.gaps`, and the
-intervals it inferred to `tds.metric_spec`.
+"""Writes one window's quality figures to `tds.quality_hourly`, its gaps to `tds.gaps`, and inferred
+intervals (a window's or the series_intervals asset's) to `tds.metric_spec`.
 
 Every write is idempotent: re-running a window replaces its hour and upserts the same gaps; it
 must never create a second row for a gap already known by (series, gap_start).
@@ -7,7 +7,9 @@ must never create a second row for a gap already known by (series, gap_start).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Connection, bindparam, text
@@ -150,11 +152,10 @@ def record_gaps(conn: Connection, quality: WindowQuality) -> GapChanges:
     return GapChanges(new=sum(inserted), updated=len(inserted) - sum(inserted), cleared=cleared)
 
 
-def remember_intervals(conn: Connection, quality: WindowQuality) -> int:
-    """Keep the medians the window had to infer from its readings; returns series updated."""
-    if not quality.inferred:
+def remember_intervals(conn: Connection, inferred: Mapping[int, float], until: datetime) -> int:
+    """Keep medians (series_id -> seconds) of the 24 h before `until`; returns series updated."""
+    if not inferred:
         return 0
     return conn.execute(REMEMBER_INTERVALS, {
-        "until": quality.window.until,
-        "series_ids": list(quality.inferred), "intervals": list(quality.inferred.values()),
+        "until": until, "series_ids": list(inferred), "intervals": list(inferred.values()),
     }).rowcount

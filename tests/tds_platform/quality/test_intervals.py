@@ -1,16 +1,19 @@
-"""Inferred intervals: the median spacing exactly as percentile_cont, remembered per series and reused
-for windows ending near the moment it covers (ground-truth fleet, both editions)."""
+"""Inferred intervals: the median spacing exactly as percentile_cont, remembered per series (by a
+window, or for every series at once by the hourly refresh) and reused for windows ending near the
+moment it covers (ground-truth fleet, both editions)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from tds_platform.quality.measure import INTERVAL_REUSE, Window, WindowQuality, measure_window
-from tds_platform.quality.runner import judge_hours
+from tds_platform.quality.intervals import INTERVAL_REUSE
+from tds_platform.quality.measure import Window, WindowQuality, measure_window
+from tds_platform.quality.runner import judge_hours, refresh_intervals
 from tds_platform.quality.store import remember_intervals
 
 HOUR = timedelta(hours=1)
@@ -83,13 +86,31 @@ def test_a_remembered_median_is_used_near_its_moment_only(fleet: Any) -> None:
     assert far.inferred[ids[("chiller-1", "pressure")]] == 60
 
 
+def test_a_refresh_remembers_every_median_and_the_windows_near_it_infer_none(fleet: Any) -> None:
+    inline = _measure(fleet, "10:00:00")  # nothing remembered yet: both medians computed here
+    ids = fleet.series_ids_by_name
+    assert set(inline.inferred) == {ids[("chiller-1", "pressure")], ids[("pump-7", "speed")]}
+    until = fleet.at("11:00:00")
+    refreshed = refresh_intervals(fleet.engine, until)
+    # pressure, speed and status have no registered interval; status has a single reading
+    assert (refreshed.until, refreshed.series, refreshed.inferred, refreshed.remembered) == (until, 3, 2, 2)
+    assert _remembered(fleet, "chiller-1", "pressure") == (60, until)
+    assert _remembered(fleet, "pump-7", "speed") == (15, until)
+    assert _remembered(fleet, "meter-3", "status") == (None, None)
+    assert _remembered(fleet, "chiller-1", "temp") == (None, None)  # registered: never inferred
+    for hour in ("08:00:00", "09:00:00", "10:00:00", "11:00:00"):  # windows ending 09:00 .. 11:30 (now)
+        assert _measure(fleet, hour).inferred == {}, hour
+    remembered = _measure(fleet, "10:00:00")
+    pd.testing.assert_frame_equal(remembered.series, inline.series)  # the same figures as computed inline
+
+
 def test_an_older_window_never_replaces_a_newer_median(fleet: Any) -> None:
     newer = _measure(fleet, "11:00:00")  # until = now, 11:30
     with fleet.engine.begin() as conn:
-        assert remember_intervals(conn, newer) == 2  # pressure and speed
+        assert remember_intervals(conn, newer.inferred, newer.window.until) == 2  # pressure and speed
     older = _measure(fleet, "10:00:00", reuse=timedelta(0))  # inferred again from its own 24 h
     with fleet.engine.begin() as conn:
-        assert remember_intervals(conn, older) == 0
+        assert remember_intervals(conn, older.inferred, older.window.until) == 0
     assert _remembered(fleet, "chiller-1", "pressure") == (60, fleet.now)
 
 
@@ -120,9 +141,9 @@ def test_remembering_skips_rows_the_writer_holds_instead_of_waiting(fleet: Any) 
                             "AND metric = 'pressure' FOR UPDATE"))
         with fleet.engine.begin() as conn:
             conn.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting would fail the test, not hang it
-            assert remember_intervals(conn, quality) == 1  # speed only
+            assert remember_intervals(conn, quality.inferred, quality.window.until) == 1  # speed only
         writer.rollback()
     assert _remembered(fleet, "chiller-1", "pressure") == (None, None)
     with fleet.engine.begin() as conn:
-        assert remember_intervals(conn, quality) == 1
+        assert remember_intervals(conn, quality.inferred, quality.window.until) == 1
     assert _remembered(fleet, "chiller-1", "pressure") == (60, fleet.at("11:00:00"))
