@@ -1,7 +1,8 @@
-"""Quality: quality_hourly and gaps with their checks, GX suites on the rollups, the hourly schedule.
+"""Quality: quality_hourly and gaps with their checks, the series_intervals they are judged by, GX
+suites on the rollups, and their schedules.
 
 Thresholds come from `QualitySettings` (TDS_QUALITY_*); this package never writes raw readings
-or rollups, only tds.quality_hourly and tds.gaps.
+or rollups, only tds.quality_hourly, tds.gaps and the remembered intervals in tds.metric_spec.
 """
 
 from __future__ import annotations
@@ -10,16 +11,17 @@ import dagster as dg
 
 from tds_platform.defs.quality.assets import build_quality_assets
 from tds_platform.defs.quality.expectations import build_rollup_expectations_checks
+from tds_platform.defs.quality.intervals import series_intervals, series_intervals_job, series_intervals_schedule
 from tds_platform.defs.quality.schedules import quality_job, quality_schedule
 from tds_platform.quality.settings import QualitySettings
 
 
 def build_quality_defs(settings: QualitySettings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[build_quality_assets(settings)],
+        assets=[series_intervals, build_quality_assets(settings)],
         asset_checks=build_rollup_expectations_checks(settings),
-        jobs=[quality_job],
-        schedules=[quality_schedule],
+        jobs=[series_intervals_job, quality_job],
+        schedules=[series_intervals_schedule, quality_schedule],
     )
 
 

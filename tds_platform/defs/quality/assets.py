@@ -19,6 +19,10 @@ from tds_platform.quality.verdicts import Verdict, coverage_verdict, good_verdic
 QUALITY_HOURLY = dg.AssetKey("quality_hourly")
 GAPS = dg.AssetKey("gaps")
 TELEMETRY = dg.AssetKey("telemetry")
+SERIES_INTERVALS = dg.AssetKey("series_intervals")
+
+# The readings, and the intervals they are judged by (inferred inline only where none is remembered).
+JUDGED_FROM = [TELEMETRY, SERIES_INTERVALS]
 
 COVERAGE_CHECK = "coverage_above_threshold"
 GOOD_CHECK = "good_pct_above_threshold"
@@ -28,7 +32,7 @@ LONG_GAP_CHECK = "no_long_gap"
 class QualityRunConfig(dg.Config):
     now: str | None = Field(
         default=None,
-        description="judge the hours as of this ISO-8601 time (reproduce a past run, tests); default: now",
+        description="run as of this ISO-8601 time (reproduce a past run, tests); default: now",
     )
 
     def resolved_now(self) -> datetime:
@@ -72,10 +76,10 @@ def build_quality_assets(settings: QualitySettings) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name="quality",
         specs=[
-            dg.AssetSpec(QUALITY_HOURLY, deps=[TELEMETRY], group_name="quality", kinds={"postgres", "sql"},
+            dg.AssetSpec(QUALITY_HOURLY, deps=JUDGED_FROM, group_name="quality", kinds={"postgres", "sql"},
                          description="tds.quality_hourly: expected, received, good, coverage_pct, good_pct, "
                                      "gap_count, longest_gap_s per tenant/equipment/metric and hour."),
-            dg.AssetSpec(GAPS, deps=[TELEMETRY], group_name="quality", kinds={"postgres", "sql"},
+            dg.AssetSpec(GAPS, deps=JUDGED_FROM, group_name="quality", kinds={"postgres", "sql"},
                          description="tds.gaps: silences longer than gap_factor x the expected interval, "
                                      "tracked across runs (open while running, closed when data resumes, "
                                      "cleared when filled)."),

@@ -28,9 +28,20 @@ def test_quality_definitions_are_complete() -> None:
     for key in ("quality_hourly", "gaps"):
         node = graph.get(dg.AssetKey(key))
         assert node.group_name == "quality"
-        assert dg.AssetKey("telemetry") in node.parent_keys
+        assert node.parent_keys == {dg.AssetKey("telemetry"), dg.AssetKey("series_intervals")}
+    intervals = graph.get(dg.AssetKey("series_intervals"))
+    assert (intervals.group_name, intervals.parent_keys) == ("quality", {dg.AssetKey("telemetry")})
+    assert not intervals.is_partitioned
     assert repo.get_job("quality_hourly_job") is not None
     assert repo.get_schedule_def("quality_hourly_schedule").cron_schedule == "*/5 * * * *"
+
+
+def test_intervals_are_refreshed_hourly_between_the_quality_runs() -> None:
+    repo = _repository(defs)
+    schedule = repo.get_schedule_def("series_intervals_schedule")
+    assert (schedule.cron_schedule, schedule.default_status) == ("2 * * * *", dg.DefaultScheduleStatus.RUNNING)
+    job = repo.get_job(schedule.job_name)
+    assert set(job.asset_layer.executable_asset_keys) == {dg.AssetKey("series_intervals")}
 
 
 def test_schedule_judges_the_trailing_closed_hours_in_one_run() -> None:
