@@ -1,7 +1,9 @@
-"""`tds bench quality`: one hourly quality partition and one day of rollups over a generated day of data.
+"""`tds bench quality`: interval inference, one hourly quality partition and one day of rollups over a
+generated day of data.
 
-Times exactly what the Dagster assets run (`judge_hours`, the rollup `refresh`) in a database of its
-own; nothing here asserts a speed (the report compares targets), and it never touches another database.
+Times exactly what the Dagster assets run (`refresh_intervals`, `judge_hours`, the rollup `refresh`)
+in a database of its own, without Dagster's own run overhead; nothing here asserts a speed (the
+report compares targets), and it never touches another database.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tds_platform.db.edition import detect_edition_url
 from tds_platform.db.engine import engine_for
 from tds_platform.defs.rollups.levels import LEVELS
 from tds_platform.defs.rollups.refresh import refresh
-from tds_platform.quality.runner import judge_hours
+from tds_platform.quality.runner import judge_hours, refresh_intervals
 from tds_platform.quality.settings import QualitySettings
 from tds_platform.stack import LocalStack
 
@@ -33,6 +35,8 @@ TENANT = "tdsbench"
 # A fixed past day, so runs are comparable; the judged hour is its last, judged as it closes.
 DAY = datetime(2026, 1, 1, tzinfo=UTC)
 HOURS = 24
+JUDGED_HOUR = DAY + timedelta(hours=HOURS - 1)
+JUDGED_UNTIL = DAY + timedelta(hours=HOURS)
 HOUR_TARGET_S = 5.0
 ROLLUP_TARGET_S = 60.0
 # 1 reading in BAD_EVERY is flagged bad (quality 2), spread over series and time.
@@ -130,6 +134,7 @@ WHERE r.series_id = s.series_id AND s.i %% %(modulus)s = %(residue)s
 
 RAW_ROWS = "SELECT count(*) FROM tds.telemetry_raw"
 REMEMBERED_INTERVALS = "SELECT count(inferred_interval_s) FROM tds.metric_spec"
+FORGET_INTERVALS = "UPDATE tds.metric_spec SET inferred_interval_s = NULL, inferred_until = NULL"
 
 
 class QualityBenchDatabase:
@@ -177,6 +182,11 @@ class QualityBenchDatabase:
         with psycopg.connect(self.url) as conn:
             return int(conn.execute(REMEMBERED_INTERVALS).fetchone()[0])  # type: ignore[index]
 
+    def forget_intervals(self) -> None:
+        """Back to a registry that never had a median remembered, as on a platform's first run."""
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(FORGET_INTERVALS)
+
     def server_version(self) -> str:
         with psycopg.connect(self.url) as conn:
             return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
@@ -186,13 +196,24 @@ def _rate(rows: int, seconds: float) -> float:
     return round(rows / seconds, 1) if seconds > 0 else 0.0
 
 
+def intervals_step(database: QualityBenchDatabase, options: QualityBenchOptions) -> dict[str, Any]:
+    """The series_intervals asset's work: every series' median spacing over the 24 h before the
+    judged hour closes (the whole generated day), remembered."""
+    started = time.monotonic()
+    refreshed = refresh_intervals(engine_for(database.url), JUDGED_UNTIL)
+    seconds = time.monotonic() - started
+    return {
+        "seconds": round(seconds, 3), "readings": options.raw_rows, "readings_per_s": _rate(options.raw_rows, seconds),
+        "series_inferred": refreshed.inferred, "series_expected": options.series,
+        "intervals_remembered_after": database.remembered_intervals(),
+    }
+
+
 def judge_step(database: QualityBenchDatabase, options: QualityBenchOptions, settings: QualitySettings,
                label: str) -> dict[str, Any]:
     """One hourly quality partition, exactly as the asset runs it: the day's last hour, as it closes."""
-    hour = DAY + timedelta(hours=HOURS - 1)
-    end = hour + timedelta(hours=1)
     started = time.monotonic()
-    judged = judge_hours(engine_for(database.url), hour, end, end, settings.gap_factor)
+    judged = judge_hours(engine_for(database.url), JUDGED_HOUR, JUDGED_UNTIL, JUDGED_UNTIL, settings.gap_factor)
     seconds = time.monotonic() - started
     intervals = judged.series["interval_s"].astype("float64")
     return {
@@ -228,7 +249,8 @@ def _environment(stack: LocalStack, mode: str, database: QualityBenchDatabase) -
 
 
 def run_quality_bench(options: QualityBenchOptions, stack_dir: Path | None, echo: Echo) -> dict[str, Any]:
-    """Generate the day, judge its last hour twice (intervals inferred, then remembered), roll it up."""
+    """Generate the day, infer every interval, judge its last hour twice (intervals known, then all
+    inferred inline), roll the day up."""
     started = datetime.now(UTC)
     load_before = [round(x, 2) for x in os.getloadavg()]
     settings = QualitySettings()
@@ -239,10 +261,13 @@ def run_quality_bench(options: QualityBenchOptions, stack_dir: Path | None, echo
             echo(f"generating a day of {options.series:,} series every {options.interval_s} s "
                  f"({options.raw_rows:,} readings) ...")
             data = database.seed(options)
-            echo("judging the last hour, every interval inferred from its 24 h of readings ...")
+            echo("inferring every series' interval from its 24 h of readings, as series_intervals does ...")
+            intervals = intervals_step(database, options)
+            echo("judging the last hour as the 5-minute schedule does, every interval known ...")
+            known = judge_step(database, options, settings, "known")
+            echo("judging it again with no interval remembered, every one inferred inline (a cold start) ...")
+            database.forget_intervals()
             cold = judge_step(database, options, settings, "cold")
-            echo("judging it again as the 5-minute schedule does, intervals remembered ...")
-            steady = judge_step(database, options, settings, "steady")
             echo("rolling the day up 1m -> 1h -> 1d ...")
             rollups = rollup_step(database, options)
             result: dict[str, Any] = {
@@ -254,8 +279,8 @@ def run_quality_bench(options: QualityBenchOptions, stack_dir: Path | None, echo
                                          for s in SILENCES]},
                 "environment": _environment(stack, mode, database),
                 "data": data,
-                "quality": {"hour": (DAY + timedelta(hours=HOURS - 1)).isoformat(), "target_s": HOUR_TARGET_S,
-                            "cold": cold, "steady": steady},
+                "quality": {"hour": JUDGED_HOUR.isoformat(), "target_s": HOUR_TARGET_S,
+                            "intervals": intervals, "known": known, "cold": cold},
                 "rollups": rollups,
             }
         finally:

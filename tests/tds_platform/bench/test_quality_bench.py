@@ -29,19 +29,23 @@ def test_quick_run_reports_every_figure_with_exact_counts(stack: LocalStack, tmp
     assert report["data"]["raw_rows"] == SERIES * 8640 - 60
     quality = report["quality"]
     assert quality["hour"] == "2026-01-01T23:00:00+00:00"
-    for run in (quality["cold"], quality["steady"]):
+    intervals = quality["intervals"]
+    assert intervals["series_inferred"] == intervals["intervals_remembered_after"] == SERIES
+    assert intervals["readings"] == SERIES * 8640 - 60
+    assert intervals["seconds"] > 0 and intervals["readings_per_s"] > 0
+    for run in (quality["known"], quality["cold"]):
         assert run["quality_rows"] == SERIES  # series x 1 hour
         assert run["readings"] == SERIES * 360 - 60
         assert run["gaps"] == 1
         assert run["series_at_interval"] == SERIES
         assert run["seconds"] > 0 and run["readings_per_s"] > 0
-    assert quality["cold"]["intervals_remembered_after"] == SERIES
+    assert quality["cold"]["intervals_remembered_after"] == SERIES  # forgotten before it, remembered again
     rows = {level["level"]: level["rows_written"] for level in report["rollups"]["levels"]}
     assert rows == {"telemetry_1m": SERIES * 1440 - 10, "telemetry_1h": SERIES * 24, "telemetry_1d": SERIES}
     assert report["rollups"]["raw_rows_per_s"] > 0
     assert report["environment"]["stack"] == "existing"
     verdicts = [c["passed"] for c in report["checks"] if c["target"] != "exact"]
-    assert len([v for v in verdicts if v is not None]) == 3  # two partitions and the rollups against targets
+    assert len([v for v in verdicts if v is not None]) == 2  # the partition (intervals known) and the rollups
     assert all(c["passed"] for c in report["checks"] if c["target"] == "exact")
     assert "hourly quality partition" in result.output and "exact" in result.output
 
