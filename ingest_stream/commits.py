@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ingest_stream.batch import Batch
-from ingest_stream.delivery import Delivery
+from ingest_stream.delivery import AckLedger, Delivery
 from ingest_stream.health import HealthState
 from ingest_stream.metrics import IngestMetrics
 from ingest_stream.records import Parsed
@@ -75,9 +75,12 @@ class CommitRecorder:
 
     def committed(self, deliveries: list[Delivery], summary: CommitSummary) -> None:
         m = self.metrics
+        by_ledger: dict[AckLedger, list[Delivery]] = {}
         for delivery in deliveries:
-            delivery.ledger.settle(delivery)
+            by_ledger.setdefault(delivery.ledger, []).append(delivery)
             m.receive_to_commit.observe(summary.committed_at - delivery.received_at)
+        for ledger, settled in by_ledger.items():
+            ledger.settle_all(settled)
         m.commit_duration.observe(summary.duration_s)
         m.batch_size.observe(summary.batch_size)
         m.points.inc(summary.inserted)

@@ -8,12 +8,13 @@ redelivers those messages, and the idempotent write absorbs them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 
 class AckTransport(Protocol):
-    def ack(self, mid: int, qos: int) -> object: ...
+    def ack_all(self, mids: list[int], qos: int) -> object: ...
 
 
 @dataclass(slots=True)
@@ -55,17 +56,28 @@ class AckLedger:
             self._pending += 1
             return Delivery(self, self._generation, mid, qos, topic, payload, received_at)
 
-    def settle(self, delivery: Delivery) -> bool:
-        """Acknowledge a committed delivery; False if its connection is gone (it will come again) or
-        it was settled before (a second PUBACK for the id could acknowledge a later message)."""
+    def settle_all(self, deliveries: Iterable[Delivery]) -> int:
+        """Acknowledge committed deliveries, all in one go; skipped are those of an older connection
+        (they will come again) and those settled before (a second PUBACK for an id could acknowledge a
+        later message). Returns how many were acknowledged."""
+        by_qos: dict[int, list[int]] = {1: [], 2: []}
+        settled = 0
         with self._lock:
-            if delivery.settled or delivery.generation != self._generation or self._transport is None:
-                return False
-            delivery.settled = True
-            self._pending -= 1
-            if delivery.qos > 0:
-                self._transport.ack(delivery.mid, delivery.qos)
-            return True
+            transport, generation = self._transport, self._generation
+            if transport is None:
+                return 0
+            for delivery in deliveries:
+                if delivery.settled or delivery.generation != generation:
+                    continue
+                delivery.settled = True
+                settled += 1
+                if delivery.qos:
+                    by_qos[delivery.qos].append(delivery.mid)
+            self._pending -= settled
+            for qos, mids in by_qos.items():
+                if mids:
+                    transport.ack_all(mids, qos)
+        return settled
 
     @property
     def pending(self) -> int:

@@ -22,6 +22,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest_stream.delivery import AckLedger, Delivery
 from ingest_stream.metrics import IngestMetrics
+from ingest_stream.mqtt_client import DrainingClient
 
 log = logging.getLogger("ingest_stream.mqtt")
 
@@ -50,23 +51,6 @@ class BrokerAddress:
         """Where we connect, without the password (safe for logs)."""
         user = f"{self.username}@" if self.username else ""
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
-
-
-class _Client(mqtt.Client):
-    """paho-mqtt 2.2 never counts its own writes as keep-alive activity (`_packet_write` returns before
-    it updates `_last_msg_out`), so a writer busy acknowledging a backlog still sends PINGREQ every
-    keepalive. Mosquitto 2.0 answers it only after the backlog it is sending, paho gives up waiting
-    ("Keep alive timeout", measured: a reconnect every 60-90 s while draining 1,000,000 messages) and the
-    whole in-flight window is delivered again. MQTT's keep-alive is about the client's own packets, so
-    a write that sent something counts, and PINGREQ goes out only when the writer has been silent."""
-
-    def _packet_write(self) -> mqtt.MQTTErrorCode:
-        wrote = bool(self._out_packet)
-        rc = super()._packet_write()
-        if wrote:
-            with self._msgtime_mutex:
-                self._last_msg_out = time.monotonic()
-        return rc
 
 
 @dataclass(frozen=True)
@@ -99,8 +83,8 @@ class MqttSession:
         self.last_message_at = time.monotonic()
         self.taken_over = False
         v5 = options.protocol == "5"
-        self.client = _Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=options.client_id,
+        self.client = DrainingClient(
+            self._handle_delivery, mqtt.CallbackAPIVersion.VERSION2, client_id=options.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else not options.persistent,
             manual_ack=True, reconnect_on_failure=options.reconnect,
@@ -112,7 +96,6 @@ class MqttSession:
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._handle_connect
         self.client.on_disconnect = self._handle_disconnect
-        self.client.on_message = self._handle_message
         self.client.on_unsubscribe = self._handle_unsubscribe
         self._unsubscribed = threading.Event()
 
@@ -166,9 +149,9 @@ class MqttSession:
         self.metrics.mqtt_connected.labels(self.label).set(0)
         log.warning("mqtt disconnected", extra={"session": self.label, "reason": str(reason)})
 
-    def _handle_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+    def _handle_delivery(self, mid: int, qos: int, topic: str, payload: bytes) -> None:
         self.last_message_at = time.monotonic()
-        self._on_delivery(self.ledger.received(msg.mid, msg.qos, msg.topic, msg.payload, time.time()))
+        self._on_delivery(self.ledger.received(mid, qos, topic, payload, time.time()))
 
     def _handle_unsubscribe(self, *_args: object) -> None:
         self._unsubscribed.set()

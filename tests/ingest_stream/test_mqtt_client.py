@@ -1,0 +1,132 @@
+"""The writer's MQTT session against a real Mosquitto: chunked reads, the direct PUBLISH path, and bulk
+acknowledgements must deliver every byte in order and acknowledge exactly what the ledger settles."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ingest_stream.delivery import Delivery
+from ingest_stream.metrics import IngestMetrics
+from ingest_stream.mqtt_client import READ_CHUNK
+from ingest_stream.mqtt_session import BrokerAddress, MqttSession, SessionOptions
+from tds_platform.bench.sessions import wipe_session
+from tds_platform.stack import LocalStack
+from tests.ingest_stream.conftest import Publisher, wait_until
+
+_names = itertools.count(1)
+
+
+class Inbox:
+    """Collects deliveries in arrival order."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, delivery: Delivery) -> None:
+        with self._lock:
+            self.deliveries.append(delivery)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self.deliveries)
+
+
+class Setup:
+    def __init__(self, stack: LocalStack) -> None:
+        n = next(_names)
+        self.tenant = f"mqttclient{n}"
+        self.client_id = f"test-draining-{n}"
+        self.reader = BrokerAddress.from_url(stack.writer_mqtt_url())
+        self.device_url = stack.device_mqtt_url(self.tenant)
+        self.sessions: list[MqttSession] = []
+
+    def topic(self, n: int) -> str:
+        return f"tds/{self.tenant}/plant-1/eq-{n % 7}/telem"
+
+    def session(self, qos: int = 1, receive_maximum: int = 1_000) -> tuple[MqttSession, Inbox]:
+        """The writer's own session class, subscribed to this test's tenant; the whole backlog fits its window."""
+        inbox = Inbox()
+        options = SessionOptions(client_id=self.client_id, subscriptions=(f"tds/{self.tenant}/#",), qos=qos,
+                                 receive_maximum=receive_maximum, session_expiry_s=600)
+        session = MqttSession(self.reader, options, inbox, IngestMetrics())
+        self.sessions.append(session)
+        session.start()
+        assert session.wait_connected(10), "the writer session did not connect"
+        return session, inbox
+
+    def publish(self, payloads: list[bytes], qos: int = 1) -> None:
+        publisher = Publisher(self.device_url, f"{self.client_id}-device")
+        try:
+            mids = [publisher.publish(self.topic(n), payload, qos=qos) for n, payload in enumerate(payloads)]
+            assert len(publisher.wait_acked(mids)) == len(payloads), "the broker did not take every publish"
+        finally:
+            publisher.close()
+
+
+@pytest.fixture
+def setup(stack: LocalStack) -> Iterator[Setup]:
+    prepared = Setup(stack)
+    yield prepared
+    for session in prepared.sessions:
+        session.stop()
+    wipe_session(prepared.reader, prepared.client_id)
+
+
+def _received(inbox: Inbox, count: int) -> list[Delivery]:
+    wait_until(lambda: len(inbox) >= count, 30, f"{count} deliveries")
+    return inbox.deliveries[:count]
+
+
+def _payloads(count: int) -> list[bytes]:
+    """Mostly small messages, some bigger than one socket read, one exactly a read, and an empty one."""
+    sizes = {97: 3 * READ_CHUNK + 17, 98: READ_CHUNK, 99: 0}
+    return [bytes([n % 251]) * sizes[n % 100] if n % 100 in sizes else b'{"n": %d}' % n for n in range(count)]
+
+
+def test_a_backlog_arrives_byte_exact_in_order_and_only_unsettled_messages_come_again(setup: Setup) -> None:
+    session, _ = setup.session()
+    session.stop()  # the session stays on the broker and queues what is published meanwhile
+    payloads = _payloads(1_000)
+    setup.publish(payloads)
+
+    session, inbox = setup.session()
+    deliveries = _received(inbox, len(payloads))
+    assert [d.payload for d in deliveries] == payloads
+    assert [d.topic for d in deliveries] == [setup.topic(n) for n in range(len(payloads))]
+    # Settled in a few bulk acknowledgements, as commits do; the last 10 are left unsettled.
+    bounds = (0, 300, 600, 900, 990)
+    settled = sum(session.ledger.settle_all(deliveries[a:b]) for a, b in itertools.pairwise(bounds))
+    assert settled == 990
+    time.sleep(0.5)  # let the acknowledgements reach the broker before the connection ends
+    session.stop()
+
+    session, inbox = setup.session()
+    again = _received(inbox, 10)
+    time.sleep(1.0)
+    assert len(inbox) == 10, "a message acknowledged in bulk was delivered again"
+    assert [d.payload for d in again] == payloads[990:]
+
+
+def test_qos2_deliveries_take_paho_s_own_path_and_settle(setup: Setup) -> None:
+    session, _ = setup.session(qos=2)
+    session.stop()
+    payloads = [b'{"n": %d}' % n for n in range(50)]
+    setup.publish(payloads, qos=2)
+
+    session, inbox = setup.session(qos=2)
+    deliveries = _received(inbox, len(payloads))
+    assert sorted(d.payload for d in deliveries) == sorted(payloads)
+    assert {d.qos for d in deliveries} == {2}
+    assert session.ledger.settle_all(deliveries) == len(payloads)
+    time.sleep(0.5)
+    session.stop()
+
+    session, inbox = setup.session(qos=2)
+    time.sleep(1.5)
+    assert len(inbox) == 0, "a settled QoS 2 message was delivered again"
