@@ -49,12 +49,14 @@ def run(**overrides: Any) -> None:
     """Run the writer until SIGTERM/SIGINT (then flush, commit, ack and exit 0)."""
     settings = load_settings(overrides)
     configure_logging(settings.instance_id, settings.log_level)
+    from ingest_stream.runtime import tune_garbage_collector
     from ingest_stream.service import IngestService
 
     try:
         service = IngestService(settings)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    tune_garbage_collector()
     sys.exit(service.run())
 
 

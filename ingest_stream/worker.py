@@ -19,6 +19,7 @@ from ingest_stream.delivery import AckLedger, Delivery
 from ingest_stream.handoff import Committed, DatabaseFailed, Fence, LeaseLost, Ready, Stopped, ToWorker
 from ingest_stream.logs import configure_logging
 from ingest_stream.pipeline import LeaseLostError, Pipeline
+from ingest_stream.runtime import tune_garbage_collector
 from ingest_stream.settings import IngestSettings
 from ingest_stream.store import DryRunStore, Store, TelemetryStore
 
@@ -76,6 +77,7 @@ def run_worker(conn: Connection) -> None:
         idle_in_transaction_timeout_s=settings.lease_ttl_s if lease else None)
     pipeline = Pipeline(settings.parser().parse, store, PipeSink(conn), settings.batch_size,
                         settings.batch_max_age_ms / 1000)
+    tune_garbage_collector()
     stop = threading.Event()
     conn.send(Ready())
     threading.Thread(target=_receive, args=(conn, pipeline, lease, stop), name="handoff-receive", daemon=True).start()

@@ -6,7 +6,7 @@ in sorted order so two writers meeting the same new device never deadlock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import psycopg
 
@@ -24,26 +24,36 @@ class SeriesRegistry:
     def __len__(self) -> int:
         return len(self._series)
 
-    def missing(self, readings: Iterable[Reading]) -> dict[SeriesKey, Reading]:
+    def ids(self, conn: psycopg.Connection, readings: Sequence[Reading]) -> list[int]:
+        """The series_id of each reading, in order; series not seen before (or equipment reporting from a
+        new site) are registered first. One pass when everything is known, as it nearly always is."""
+        series, sites = self._series, self._sites
+        ids: list[int] = []
         unknown: dict[SeriesKey, Reading] = {}
+        checked = None  # readings of one message share their address: check its site once
         for r in readings:
             key = (r.tenant, r.equipment, r.metric)
-            if key not in self._series or self._sites.get(key[:2], r.site) != r.site:
+            series_id = series.get(key)
+            address = (r.tenant, r.equipment, r.site)
+            if address != checked:
+                if sites.get(address[:2], r.site) != r.site:
+                    series_id = None
+                checked = address
+            if series_id is None:
                 unknown.setdefault(key, r)
-        return unknown
+                series_id = 0
+            ids.append(series_id)
+        if not unknown:
+            return ids
+        self._register(conn, unknown)
+        return [series[(r.tenant, r.equipment, r.metric)] for r in readings]
 
-    def series_id(self, reading: Reading) -> int:
-        return self._series[(reading.tenant, reading.equipment, reading.metric)]
-
-    def resolve(self, conn: psycopg.Connection, readings: Iterable[Reading]) -> int:
-        """Make every series in `readings` known; commits its own small transaction.
+    def _register(self, conn: psycopg.Connection, unknown: dict[SeriesKey, Reading]) -> None:
+        """Upsert these series (and their equipment) and learn their ids; commits its own small transaction.
 
         Runs before the batch transaction: registry rows are harmless if that batch then fails,
         and the cache only learns ids that are committed.
         """
-        unknown = self.missing(readings)
-        if not unknown:
-            return 0
         keys = sorted(unknown)
         equipment = sorted({(t, e): unknown[(t, e, m)].site for t, e, m in keys}.items())
         with conn.transaction(), conn.cursor() as cur:
@@ -57,4 +67,3 @@ class SeriesRegistry:
             self._series[(tenant, equipment_id, metric)] = series_id
         for (tenant, equipment_id), site in equipment:
             self._sites[(tenant, equipment_id)] = site
-        return len(found)

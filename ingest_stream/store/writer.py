@@ -10,14 +10,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import psycopg
+import psycopg.errors
 from psycopg.types.json import Jsonb
 
 from ingest_stream.batch import Batch
 from ingest_stream.records import CommandAck, Reading
 from ingest_stream.store import sql
+from ingest_stream.store.copy_data import copy_data
 from ingest_stream.store.registry import SeriesRegistry
 
 # Runs inside the batch transaction just before commit; raising aborts the commit (lease fencing).
@@ -57,6 +59,11 @@ def latest_acks(acks: list[CommandAck]) -> list[CommandAck]:
     return list(newest.values())
 
 
+def _copy(cur: psycopg.Cursor[Any], statement: str, data: bytes) -> None:
+    with cur.copy(statement) as copy:
+        copy.write(data)
+
+
 class TelemetryStore:
     def __init__(self, url: str, instance_id: str, fence: Fence | None = None,
                  last_seen_interval_s: float = 5.0, connect_timeout_s: int = 5,
@@ -72,6 +79,7 @@ class TelemetryStore:
         self._conn: psycopg.Connection | None = None
         self._last_seen_interval_s = last_seen_interval_s
         self._last_seen: dict[tuple[str, str], tuple[datetime, float]] = {}
+        self._expect_duplicates = False
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
@@ -99,17 +107,10 @@ class TelemetryStore:
     def _write(self, batch: Batch) -> WriteResult:
         conn = self._connection()
         readings = batch.readings()
-        self.registry.resolve(conn, readings)
         result = WriteResult()
         with conn.transaction(), conn.cursor() as cur:
             if readings:
-                series_id = self.registry.series_id
-                with cur.copy(sql.COPY_STAGING) as copy:
-                    copy.set_types(sql.STAGING_TYPES)
-                    for r in readings:
-                        copy.write_row((series_id(r), r.ts, r.value, r.value_text, int(r.quality)))
-                cur.execute(sql.LAND_READINGS)
-                result.inserted = cur.rowcount
+                result.inserted = self._land(conn, cur, readings)
                 result.duplicates = len(readings) - result.inserted
             events = batch.events()
             if events:
@@ -130,6 +131,27 @@ class TelemetryStore:
                 self.fence(conn)
         self._advance_last_seen(conn, readings)
         return result
+
+    def _land(self, conn: psycopg.Connection, cur: psycopg.Cursor[Any], readings: list[Reading]) -> int:
+        """Insert what is new; returns how many rows that was.
+
+        Straight COPY into the table costs the database about half of staging plus INSERT ... ON
+        CONFLICT, and nearly every batch is all new. It runs in a savepoint: a reading that is there
+        already (a redelivery, a device's re-send) fails it, and the batch lands through staging,
+        which skips duplicates. Duplicates come in runs (a redelivered window, a resent buffer), so
+        after one the writer keeps to staging until a batch lands without any."""
+        data = copy_data(self.registry.ids(conn, readings), readings)
+        if not self._expect_duplicates:
+            try:
+                with conn.transaction():
+                    _copy(cur, sql.COPY_READINGS, data)
+                return len(readings)
+            except psycopg.errors.UniqueViolation:
+                self._expect_duplicates = True
+        _copy(cur, sql.COPY_STAGING, data)
+        cur.execute(sql.LAND_READINGS)
+        self._expect_duplicates = cur.rowcount < len(readings)
+        return cur.rowcount
 
     def _advance_last_seen(self, conn: psycopg.Connection, readings: list[Reading]) -> None:
         """Keep tds.equipment.last_seen current, at most once per interval per equipment."""

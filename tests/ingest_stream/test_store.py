@@ -38,8 +38,8 @@ class RecordingTransport:
     def __init__(self) -> None:
         self.acks: list[int] = []
 
-    def ack(self, mid: int, _qos: int) -> None:
-        self.acks.append(mid)
+    def ack_all(self, mids: list[int], _qos: int) -> None:
+        self.acks.extend(mids)
 
 
 def _reading(metric: str, seconds: int, quality: int = Quality.GOOD, equipment: str = "ch-1") -> Reading:
@@ -245,3 +245,52 @@ def test_a_leader_frozen_inside_its_commit_cannot_block_the_takeover(writer_url:
         new.close()
     assert _count(database_url, "SELECT count(*) FROM tds.telemetry_raw") == 0, "the frozen batch never lands"
     assert harness.transport.acks == []
+
+
+def _landed_rows(url: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT s.metric, r.ts, r.value, r.value_text, r.quality FROM tds.telemetry_raw r "
+                            "JOIN tds.metric_spec s USING (series_id) ORDER BY s.metric, r.ts").fetchall()
+
+
+def test_every_kind_of_value_lands_exactly_as_parsed(store: TelemetryStore, database_url: str) -> None:
+    """The writer encodes COPY rows itself: PostgreSQL must read back exactly what the parser produced."""
+    def reading(metric: str, ts: datetime, value: float | None, text: str | None, quality: Quality) -> Reading:
+        return Reading("t1", "plant-1", "ch-1", metric, ts, value, text, None, quality)
+
+    shared_ts = T0 + timedelta(microseconds=123_457)
+    before_2000 = T0 - timedelta(days=20_000, microseconds=1)  # PostgreSQL counts time from 2000
+    readings = (
+        reading("a_float", shared_ts, -1234.5678e-9, None, Quality.GOOD),
+        reading("b_big", shared_ts, 1.7976931348623157e308, None, Quality.UNCERTAIN),
+        reading("c_integer", shared_ts, 42, None, Quality.BAD),  # type: ignore[arg-type]  # ints land as double
+        reading("d_text", before_2000, None, "Überdruck ✓ \"quoted\"\ttab", Quality.GOOD),
+        reading("e_empty_text", T0, None, "", Quality.BAD),
+        reading("f_both", T0, 3.25, "3.25 bar", Quality.UNCERTAIN),
+        reading("g_nothing", T0, None, None, Quality.GOOD),
+    )
+    harness = Harness(store, {"tds/t1/plant-1/ch-1/telem": Parsed(readings=readings)})
+    harness.deliver("tds/t1/plant-1/ch-1/telem", b"{}")
+    assert harness.flush() is True
+    assert _landed_rows(database_url) == [(r.metric, r.ts, r.value, r.value_text, int(r.quality)) for r in readings]
+
+
+def test_batches_with_duplicates_land_only_what_is_new_and_new_batches_land_whole(
+        store: TelemetryStore, database_url: str) -> None:
+    """Batches go in by plain COPY while nothing is there yet; a duplicate sends them through staging."""
+    batches = [
+        [_reading("temp", s) for s in range(10)],  # all new
+        [_reading("temp", s) for s in range(5, 15)],  # half already there
+        [_reading("temp", s) for s in (15, 15, 16)],  # a duplicate inside the batch itself
+        [_reading("temp", s) for s in range(17, 20)],  # all new again
+        [_reading("temp", s) for s in range(20)],  # every one a redelivery
+    ]
+    harness = Harness(store, {f"tds/t1/plant-1/ch-1/telem#{n}": Parsed(readings=tuple(batch))
+                              for n, batch in enumerate(batches)})
+    landed = []
+    for n in range(len(batches)):
+        harness.deliver(f"tds/t1/plant-1/ch-1/telem#{n}", b"{}")
+        assert harness.flush() is True
+        landed.append((harness.sample("tds_ingest_points_total"), harness.sample("tds_ingest_duplicates_total")))
+    assert landed == [(10, 0), (15, 5), (17, 6), (20, 6), (20, 26)]
+    assert [ts for _, ts, *_ in _landed_rows(database_url)] == [T0 + timedelta(seconds=s) for s in range(20)]
