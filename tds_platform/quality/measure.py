@@ -23,7 +23,10 @@ from tds_platform.quality.intervals import INTERVAL_REUSE, STATEMENT_SETTINGS, i
 # Readings at or after :now do not exist yet as far as this computation is concerned.
 # received counts rows: (series_id, ts) is the primary key of tds.telemetry_raw, so each row is
 # one distinct timestamp (a resent reading was absorbed when it landed).
-# The window's readings are sorted once (series, ts) and aggregated in that single pass.
+# The window's readings are sorted once (series, ts) and aggregated in that single pass. The
+# ORDER BY in spans (the order they already come in) keeps that subquery from being merged into
+# per_series: merged, every aggregate using silence_s or is_gap recomputed each reading's silence in
+# numeric seconds, 7 times per reading (2,500 series: 3.1 s then, 1.8 s now, best of 4).
 MEASURE_WINDOW = text("""
 WITH series AS (
     SELECT s.series_id, s.tenant, e.site, s.equipment, s.metric, k.interval_s, s.valid_min, s.valid_max
@@ -46,7 +49,7 @@ edges AS (
     ) after ON true
 ),
 timeline AS (
-    SELECT r.series_id, r.ts, true AS inside,
+    SELECT r.series_id, r.ts, s.interval_s, true AS inside,
            r.quality = 0
            AND r.value > '-Infinity'::float8 AND r.value < 'Infinity'::float8  -- finite: NaN sorts above Infinity
            AND (s.valid_min IS NULL OR r.value >= s.valid_min)
@@ -54,20 +57,19 @@ timeline AS (
     FROM tds.telemetry_raw r
     JOIN series s ON s.series_id = r.series_id
     WHERE r.ts >= :window_start AND r.ts < :until
-    UNION ALL SELECT series_id, before_ts, false, false FROM edges WHERE before_ts IS NOT NULL
-    UNION ALL SELECT series_id, after_ts, false, false FROM edges WHERE after_ts IS NOT NULL
+    UNION ALL SELECT series_id, before_ts, interval_s, false, false FROM edges WHERE before_ts IS NOT NULL
+    UNION ALL SELECT series_id, after_ts, interval_s, false, false FROM edges WHERE after_ts IS NOT NULL
 ),
 silences AS (
-    SELECT t.series_id, t.ts, t.inside, t.good,
-           lead(t.ts) OVER (PARTITION BY t.series_id ORDER BY t.ts) AS next_ts
+    SELECT t.*, lead(t.ts) OVER (PARTITION BY t.series_id ORDER BY t.ts) AS next_ts
     FROM timeline t
 ),
 spans AS (
-    SELECT s.*, extract(epoch FROM coalesce(s.next_ts, :now) - s.ts)::float8 AS silence_s,
-           s.ts < :until AND (s.next_ts IS NULL OR s.next_ts > :window_start)
-           AND extract(epoch FROM coalesce(s.next_ts, :now) - s.ts)::float8 > :gap_factor * e.interval_s AS is_gap
-    FROM silences s
-    JOIN edges e ON e.series_id = s.series_id
+    SELECT s.*, s.ts < :until AND (s.next_ts IS NULL OR s.next_ts > :window_start)
+                AND s.silence_s > :gap_factor * s.interval_s AS is_gap
+    FROM (SELECT s.*, extract(epoch FROM coalesce(s.next_ts, :now) - s.ts)::float8 AS silence_s
+          FROM silences s
+          ORDER BY s.series_id, s.ts) s
 ),
 per_series AS (
     SELECT series_id,
