@@ -39,9 +39,13 @@ UNREGISTERED_SERIES = text("SELECT series_id FROM tds.metric_spec WHERE expected
 # The median spacing of each series' readings in [:history_start, :until), exactly as
 # percentile_cont(0.5) over those spacings (no readings or one reading: no row). It reads every
 # reading of the 24 h, so the per-reading work is kept to the least that gives an exact answer:
-# - the index-only scan hands each series' timestamps over in order, folded into one array per
-#   series (an aggregate costs ~nothing per row; a lag() window costs ~3x the scan: measured
-#   21.6M readings, 17 s lag vs 13 s arrays of backend CPU on a busy 2-core machine);
+# - the primary key's index-only scan hands each series' timestamps over in order, folded into
+#   one array per series: an aggregate costs next to nothing per reading, where a lag() window
+#   spooled every reading through a tuplestore (21.6M readings, backend CPU best of 4 on a busy
+#   2-core machine: 13.7 s with lag(), 10.3 s with arrays; the scan alone is ~4 s). The scan is
+#   index-only as far as the visibility map is set: autovacuum sets it on append-only chunks
+#   since PG 13, and each reading written since its last pass costs a heap visit (none set:
+#   +30-60% on the scan);
 # - the spacings (ts[k+1] - ts[k] of the array) are counted per distinct value by hashing,
 #   rather than sorted, and converted to seconds once per distinct value;
 # - percentile_cont's result is then read off the running counts: the values at the 0-based
