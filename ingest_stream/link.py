@@ -47,9 +47,11 @@ class WorkerLink:
         self.recorder = recorder
         self.metrics = metrics
         self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
         self._seq = 0
-        # Sent to the worker and not yet committed, by seq; bounded by the sessions' in-flight windows.
+        # Received and not yet committed, by seq: at most `limit`, the sessions pause reading at it.
         self._inflight: dict[int, Delivery] = {}
+        self.limit = settings.effective_receive_maximum
         self._outbox: list[WireDelivery] = []
         self._token: int | None = None
         self._stop_sent = False  # the worker reads nothing after Stop: sending more could block forever
@@ -75,6 +77,11 @@ class WorkerLink:
             raise WorkerGoneError(f"the worker process did not start within {timeout_s:.0f}s")
         log.info("worker process ready", extra={"worker_pid": self._process.pid})
 
+    def wait_for_room(self, timeout_s: float) -> bool:
+        """True when fewer than `limit` deliveries are held (waits up to `timeout_s` for that)."""
+        with self._room:
+            return self._room.wait_for(lambda: len(self._inflight) < self.limit, timeout_s)
+
     def submit(self, delivery: Delivery) -> None:
         """Called on the MQTT network threads: number it and queue it for the next chunk, nothing else."""
         with self._lock:
@@ -93,6 +100,7 @@ class WorkerLink:
             dropped = len(self._inflight)
             self._inflight.clear()
             self._outbox.clear()
+            self._room.notify_all()
         self.follow(None)
         return dropped
 
@@ -162,6 +170,7 @@ class WorkerLink:
         if isinstance(message, Committed):
             with self._lock:
                 deliveries = [d for seq in message.seqs if (d := self._inflight.pop(seq, None)) is not None]
+                self._room.notify_all()
             self.recorder.committed(deliveries, message.summary)
         elif isinstance(message, DatabaseFailed):
             self.recorder.database_failed(message.error)

@@ -22,6 +22,8 @@ import paho.mqtt.client as mqtt
 READ_CHUNK = 256 * 1024
 # Packets handled per wake-up before queued acknowledgements and keep-alive get their turn.
 READ_BURST = 2_000
+# While the writer holds all it may, reading pauses in steps this long (TCP then holds the broker back).
+PAUSE_S = 0.05
 # PUBACK with remaining length 2 (MQTT 3.1.1, and MQTT 5 "success, no properties"): exactly what
 # paho's own ack() queues for one message.
 _PUBACK = struct.Struct("!BBH")
@@ -67,9 +69,10 @@ class DrainingClient(mqtt.Client):
     acknowledgements in bulk, and the keep-alive fix below. Everything else — connecting, session
     state, subscriptions, QoS 2, errors — is paho's own."""
 
-    def __init__(self, on_delivery: OnDelivery, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, on_delivery: OnDelivery, has_room: Callable[[float], bool], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.on_delivery = on_delivery
+        self.has_room = has_room
         self.on_message = self._deliver_message  # what paho itself hands over (QoS 2)
 
     def _deliver_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
@@ -80,10 +83,16 @@ class DrainingClient(mqtt.Client):
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
         """paho's loop_read handles as many packets as it has QoS 2 or outgoing messages in flight —
-        one, for a subscriber. Here: until the socket is empty, `READ_BURST` at most."""
+        one, for a subscriber. Here: until the socket is empty, `READ_BURST` at most, and nothing while
+        `has_room` says the writer holds all it may (acknowledgements still go out meanwhile)."""
         for _ in range(READ_BURST):
             if self._sock is None:
                 return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
+            if not self.has_room(0.0):
+                if self.want_write():
+                    self.loop_write()
+                if not self.has_room(PAUSE_S):
+                    break
             rc = self._packet_read()
             if rc > 0:
                 return self._loop_rc_handle(rc)

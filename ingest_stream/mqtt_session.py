@@ -11,7 +11,6 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -20,7 +19,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ingest_stream.delivery import AckLedger, Delivery
+from ingest_stream.delivery import AckLedger, DeliverySink
 from ingest_stream.metrics import IngestMetrics
 from ingest_stream.mqtt_client import DrainingClient
 
@@ -67,16 +66,17 @@ class SessionOptions:
 
 
 class MqttSession:
-    """Connects, subscribes, hands every delivery to `on_delivery`, and reports its state."""
+    """Connects, subscribes, hands every delivery to `sink` (reading only while it has room), and reports
+    its state."""
 
-    def __init__(self, address: BrokerAddress, options: SessionOptions, on_delivery: Callable[[Delivery], None],
+    def __init__(self, address: BrokerAddress, options: SessionOptions, sink: DeliverySink,
                  metrics: IngestMetrics, label: str = "own") -> None:
         self.address = address
         self.options = options
         self.label = label
         self.ledger = AckLedger(options.client_id)
         self.metrics = metrics
-        self._on_delivery = on_delivery
+        self._sink = sink
         self._connected = threading.Event()
         self._ever_connected = False
         self.last_disconnect: ReasonCode | None = None
@@ -84,7 +84,7 @@ class MqttSession:
         self.taken_over = False
         v5 = options.protocol == "5"
         self.client = DrainingClient(
-            self._handle_delivery, mqtt.CallbackAPIVersion.VERSION2, client_id=options.client_id,
+            self._handle_delivery, sink.wait_for_room, mqtt.CallbackAPIVersion.VERSION2, client_id=options.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else not options.persistent,
             manual_ack=True, reconnect_on_failure=options.reconnect,
@@ -151,7 +151,7 @@ class MqttSession:
 
     def _handle_delivery(self, mid: int, qos: int, topic: str, payload: bytes) -> None:
         self.last_message_at = time.monotonic()
-        self._on_delivery(self.ledger.received(mid, qos, topic, payload, time.time()))
+        self._sink.submit(self.ledger.received(mid, qos, topic, payload, time.time()))
 
     def _handle_unsubscribe(self, *_args: object) -> None:
         self._unsubscribed.set()

@@ -1,4 +1,4 @@
-"""Parse -> batch -> write -> commit -> report, on one thread: the core of the writer's worker process.
+"""Parse (on the receiving thread) -> batch -> write -> commit -> report: the core of the writer's worker process.
 
 A batch is reported to the sink (which acknowledges) only after the commit that covers it. While
 the database is down it keeps retrying the same batch; the broker's in-flight window (nothing
@@ -42,12 +42,14 @@ class Pipeline:
         self.batch_size = batch_size
         self.batch_max_age_s = batch_max_age_s
         self.retry_max_s = retry_max_s
-        self.inbox: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[tuple[Delivery, Parsed]] = queue.SimpleQueue()
         self.batch = Batch()
 
     def submit(self, delivery: Delivery) -> None:
-        """Called on the thread that receives deliveries: hand over, nothing else."""
-        self.inbox.put(delivery)
+        """Called on the thread that receives deliveries: parse it there, so the next batch is parsed
+        while the one before is being written (the database works and psycopg waits without the GIL)."""
+        received_at = datetime.fromtimestamp(delivery.received_at, UTC)
+        self.inbox.put((delivery, self.parse(delivery.topic, delivery.payload, received_at)))
 
     def run(self, stop: threading.Event, flush_deadline_s: float = 5.0) -> None:
         """Process until `stop`; then flush what was received, retrying until the deadline."""
@@ -83,9 +85,8 @@ class Pipeline:
         self.batch = Batch()
         return dropped
 
-    def _add(self, delivery: Delivery) -> None:
-        received_at = datetime.fromtimestamp(delivery.received_at, UTC)
-        self.batch.add(delivery, self.parse(delivery.topic, delivery.payload, received_at))
+    def _add(self, item: tuple[Delivery, Parsed]) -> None:
+        self.batch.add(*item)
 
     def flush(self, give_up: Callable[[], bool]) -> bool:
         """Commit the current batch, then report it for acknowledgement. False if it could not be committed."""

@@ -66,13 +66,13 @@ class IngestService:
             settings.database_url, settings.instance_id)
         self.health = HealthState(instance_id=settings.instance_id, mode=self.mode)
         self.link = WorkerLink(settings, lease_name, CommitRecorder(self.metrics, self.health), self.metrics)
-        self.session = MqttSession(self.address, self.options, self.link.submit, self.metrics)
+        self.session = MqttSession(self.address, self.options, self.link, self.metrics)
         self.takeover: TakeoverCoordinator | None = None
         if settings.effective_coordination is Coordination.SHARED and not settings.dry_run:
             registry = MemberRegistry(settings.database_url, settings.mqtt_group or "", settings.instance_id,
                                       self.options.client_id, stale_after_s=settings.takeover_after_s,
                                       claim_s=max(3 * settings.heartbeat_s, 5.0), health_url=settings.health_url)
-            self.takeover = TakeoverCoordinator(registry, self.address, self.options, self.link.submit,
+            self.takeover = TakeoverCoordinator(registry, self.address, self.options, self.link,
                                                 self.metrics, settings.heartbeat_s)
         self.health.mqtt_connected = lambda: self.session.connected
         self.health.queue_depth = self.queue_depth
@@ -156,7 +156,7 @@ class IngestService:
             self.health.standby = False
             log.warning("lease acquired: this instance is the active writer", extra={"token": self.lease.token})
             self.link.follow(self.lease.token)
-            self.session = MqttSession(self.address, self.options, self.link.submit, self.metrics)
+            self.session = MqttSession(self.address, self.options, self.link, self.metrics)
             self.session.start()
             next_renewal = time.monotonic() + renew_every
             try:

@@ -67,7 +67,8 @@ class IngestSettings(ParsingSettings):
     batch_size: int = Field(default=2000, ge=1, description="flush when this many messages are waiting")
     batch_max_age_ms: int = Field(default=100, ge=1, description="flush when the oldest message waited this long")
     receive_maximum: int = Field(default=0, ge=0, le=MAX_RECEIVE_MAXIMUM,
-                                 description="MQTT 5 in-flight window (the queue bound); 0 = 2 x batch size")
+                                 description="MQTT 5 in-flight window, and the most messages held uncommitted "
+                                 "(reading pauses there); 0 = 2 x batch size")
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0, description="how long the broker keeps our queue")
     coordination: Coordination = Coordination.AUTO
     heartbeat_s: float = Field(default=2.0, gt=0)

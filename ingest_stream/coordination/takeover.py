@@ -13,13 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
 
 from ingest_stream.coordination.members import Member, MemberRegistry
-from ingest_stream.delivery import Delivery
+from ingest_stream.delivery import DeliverySink
 from ingest_stream.metrics import IngestMetrics
 from ingest_stream.mqtt_session import BrokerAddress, MqttSession, SessionOptions
 
@@ -38,12 +37,12 @@ class TakeoverCoordinator:
     """Heartbeats for this instance and drains stale members, on its own thread."""
 
     def __init__(self, registry: MemberRegistry, address: BrokerAddress, own_options: SessionOptions,
-                 on_delivery: Callable[[Delivery], None], metrics: IngestMetrics,
+                 sink: DeliverySink, metrics: IngestMetrics,
                  heartbeat_s: float, quiet_s: float = 2.0) -> None:
         self.registry = registry
         self.address = address
         self.own_options = own_options
-        self.on_delivery = on_delivery
+        self.sink = sink
         self.metrics = metrics
         self.heartbeat_s = heartbeat_s
         self.quiet_s = quiet_s
@@ -105,7 +104,7 @@ class TakeoverCoordinator:
             client_id=member.client_id, subscriptions=(), qos=self.own_options.qos,
             receive_maximum=self.own_options.receive_maximum, session_expiry_s=self.own_options.session_expiry_s,
             protocol=self.own_options.protocol, persistent=True, reconnect=False, ca_file=self.own_options.ca_file)
-        session = MqttSession(self.address, options, self.on_delivery, self.metrics, label="drain")
+        session = MqttSession(self.address, options, self.sink, self.metrics, label="drain")
         session.start()
         self.drains[member.instance_id] = Drain(member, session, time.monotonic())
         self.metrics.takeovers.inc()

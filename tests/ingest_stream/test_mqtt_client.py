@@ -22,15 +22,22 @@ _names = itertools.count(1)
 
 
 class Inbox:
-    """Collects deliveries in arrival order."""
+    """Collects deliveries in arrival order, holding at most `limit` (the writer's own bound)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 1_000_000) -> None:
         self.deliveries: list[Delivery] = []
+        self.limit = limit
         self._lock = threading.Lock()
 
-    def __call__(self, delivery: Delivery) -> None:
+    def submit(self, delivery: Delivery) -> None:
         with self._lock:
             self.deliveries.append(delivery)
+
+    def wait_for_room(self, timeout_s: float) -> bool:
+        if len(self) < self.limit:
+            return True
+        time.sleep(timeout_s)
+        return len(self) < self.limit
 
     def __len__(self) -> int:
         with self._lock:
@@ -49,9 +56,9 @@ class Setup:
     def topic(self, n: int) -> str:
         return f"tds/{self.tenant}/plant-1/eq-{n % 7}/telem"
 
-    def session(self, qos: int = 1, receive_maximum: int = 1_000) -> tuple[MqttSession, Inbox]:
+    def session(self, qos: int = 1, receive_maximum: int = 1_000, limit: int = 1_000_000) -> tuple[MqttSession, Inbox]:
         """The writer's own session class, subscribed to this test's tenant; the whole backlog fits its window."""
-        inbox = Inbox()
+        inbox = Inbox(limit)
         options = SessionOptions(client_id=self.client_id, subscriptions=(f"tds/{self.tenant}/#",), qos=qos,
                                  receive_maximum=receive_maximum, session_expiry_s=600)
         session = MqttSession(self.reader, options, inbox, IngestMetrics())
@@ -130,3 +137,18 @@ def test_qos2_deliveries_take_paho_s_own_path_and_settle(setup: Setup) -> None:
     session, inbox = setup.session(qos=2)
     time.sleep(1.5)
     assert len(inbox) == 0, "a settled QoS 2 message was delivered again"
+
+
+def test_reading_pauses_while_the_writer_holds_all_it_may_whatever_the_broker_sends(setup: Setup) -> None:
+    """Mosquitto 2.0 does not keep to ReceiveMaximum on a resumed backlog: the writer's own bound must hold."""
+    session, _ = setup.session()
+    session.stop()
+    payloads = [b'{"n": %d}' % n for n in range(600)]
+    setup.publish(payloads)
+
+    session, inbox = setup.session(receive_maximum=1_000, limit=50)
+    _received(inbox, 50)
+    time.sleep(1.0)
+    assert len(inbox) == 50, "the session read on although the writer held all it may"
+    inbox.limit = len(payloads)
+    assert [d.payload for d in _received(inbox, len(payloads))] == payloads
