@@ -92,6 +92,11 @@ class DrainingClient(mqtt.Client):
                 if self.want_write():
                     self.loop_write()
                 if not self.has_room(PAUSE_S):
+                    # Only called when the socket is readable: the broker's bytes are here, unread on
+                    # purpose. That is a live connection, so keep-alive must not time it out during a
+                    # long pause (a database outage).
+                    with self._msgtime_mutex:
+                        self._last_bytes_received = time.monotonic()
                     break
             rc = self._packet_read()
             if rc > 0:

@@ -63,6 +63,7 @@ class SessionOptions:
     persistent: bool = True
     reconnect: bool = True
     ca_file: str | None = None
+    keepalive_s: int = 30
 
 
 class MqttSession:
@@ -108,7 +109,7 @@ class MqttSession:
         return props
 
     def start(self) -> None:
-        kwargs: dict[str, object] = {"keepalive": 30}
+        kwargs: dict[str, object] = {"keepalive": self.options.keepalive_s}
         if self.options.protocol == "5":
             # Never MQTT_CLEAN_START_FIRST_ONLY (paho's default): it wipes our queue on every start.
             kwargs["clean_start"] = not self.options.persistent

@@ -56,11 +56,12 @@ class Setup:
     def topic(self, n: int) -> str:
         return f"tds/{self.tenant}/plant-1/eq-{n % 7}/telem"
 
-    def session(self, qos: int = 1, receive_maximum: int = 1_000, limit: int = 1_000_000) -> tuple[MqttSession, Inbox]:
+    def session(self, qos: int = 1, receive_maximum: int = 1_000, limit: int = 1_000_000,
+                keepalive_s: int = 30) -> tuple[MqttSession, Inbox]:
         """The writer's own session class, subscribed to this test's tenant; the whole backlog fits its window."""
         inbox = Inbox(limit)
         options = SessionOptions(client_id=self.client_id, subscriptions=(f"tds/{self.tenant}/#",), qos=qos,
-                                 receive_maximum=receive_maximum, session_expiry_s=600)
+                                 receive_maximum=receive_maximum, session_expiry_s=600, keepalive_s=keepalive_s)
         session = MqttSession(self.reader, options, inbox, IngestMetrics())
         self.sessions.append(session)
         session.start()
@@ -146,9 +147,10 @@ def test_reading_pauses_while_the_writer_holds_all_it_may_whatever_the_broker_se
     payloads = [b'{"n": %d}' % n for n in range(600)]
     setup.publish(payloads)
 
-    session, inbox = setup.session(receive_maximum=1_000, limit=50)
+    session, inbox = setup.session(receive_maximum=1_000, limit=50, keepalive_s=1)
     _received(inbox, 50)
-    time.sleep(1.0)
+    time.sleep(4.0)  # several keep-alive periods with the broker's bytes left unread
     assert len(inbox) == 50, "the session read on although the writer held all it may"
+    assert session.connected and session.last_disconnect is None, "a pause must not look like a dead connection"
     inbox.limit = len(payloads)
     assert [d.payload for d in _received(inbox, len(payloads))] == payloads
