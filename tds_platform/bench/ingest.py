@@ -32,6 +32,7 @@ RATIO_TARGET = 0.85
 P99_TARGET_S = 0.25
 MEMORY_TARGET_MB = 150.0
 CEILING_CLIENT = "tdsbench-ceiling"
+LEAN_CEILING_CLIENT = "tdsbench-ceiling-lean"
 PAIR_GROUP = "tdsbench-pair"
 MB = 1024 * 1024
 
@@ -89,6 +90,7 @@ class BenchRun:
             process.stop()
             process.wipe()
         wipe_session(self.reader, CEILING_CLIENT)
+        wipe_session(self.reader, LEAN_CEILING_CLIENT)
 
 
 def load() -> float:
@@ -106,11 +108,14 @@ def preload(run: BenchRun, shape: MessageShape, messages: int) -> PublishResult:
     return result
 
 
-def mqtt_ceiling(run: BenchRun, shape: MessageShape, messages: int, receive_maximum: int) -> DrainResult:
-    """Step 1: a bare paho subscriber (acks at once, does nothing else) drains the primed session."""
-    run.echo("  MQTT ceiling: bare subscriber draining the backlog ...")
-    result = drain_session(run.reader, CEILING_CLIENT, messages, receive_maximum)
-    wipe_session(run.reader, CEILING_CLIENT)
+def mqtt_ceiling(run: BenchRun, messages: int, receive_maximum: int, lean: bool = False) -> DrainResult:
+    """Step 1: a bare subscriber (acks at once, does nothing else) drains its primed session: stock paho
+    (the ceiling the ratio uses), or `lean`, the writer's own receive path (what the broker can deliver
+    to it, for planning)."""
+    client_id = LEAN_CEILING_CLIENT if lean else CEILING_CLIENT
+    run.echo(f"  MQTT ceiling: bare {'writer-client' if lean else 'paho'} subscriber draining the backlog ...")
+    result = drain_session(run.reader, client_id, messages, receive_maximum, lean=lean)
+    wipe_session(run.reader, client_id)
     return result
 
 
@@ -167,10 +172,12 @@ def shape_step(run: BenchRun, shape: MessageShape, messages: int) -> dict[str, A
     """Steps 1-4 for one message shape, on one backlog queued for the bare subscriber and the writer."""
     run.echo(f"{shape.points}-point messages:")
     writer = run.writer(f"drain-{shape.points}")
-    prime_session(run.reader, CEILING_CLIENT, writer.filters)
+    for client_id in (CEILING_CLIENT, LEAN_CEILING_CLIENT):
+        prime_session(run.reader, client_id, writer.filters)
     writer.prime()
     loaded = preload(run, shape, messages)
-    ceiling = mqtt_ceiling(run, shape, messages, writer.settings.effective_receive_maximum)
+    ceiling = mqtt_ceiling(run, messages, writer.settings.effective_receive_maximum)
+    lean = mqtt_ceiling(run, messages, writer.settings.effective_receive_maximum, lean=True)
     database = database_ceiling(run, shape, messages)
     run.echo("  stream writer draining the same backlog ...")
     drained = drain(run, [writer], shape, messages)
@@ -184,6 +191,8 @@ def shape_step(run: BenchRun, shape: MessageShape, messages: int) -> dict[str, A
         "preload": {"seconds": round(loaded.seconds, 3), "msg_per_s": round(loaded.per_second, 1)},
         "mqtt_ceiling": {"seconds": round(ceiling.seconds, 3), "msg_per_s": round(ceiling.per_second, 1),
                          "points_per_s": round(mqtt_points_per_s, 1), "load_1m": load()},
+        "mqtt_ceiling_writer_client": {"seconds": round(lean.seconds, 3), "msg_per_s": round(lean.per_second, 1),
+                                       "points_per_s": round(lean.per_second * shape.points, 1)},
         "database_ceiling": database,
         "writer": drained,
         "bound": "mqtt" if mqtt_points_per_s <= database["rows_per_s"] else "database",

@@ -50,6 +50,8 @@ def checks(result: dict[str, Any]) -> list[Check]:
         rows += [
             Check(f"{label} MQTT ceiling (bare subscriber)", _rate(shape["mqtt_ceiling"]["msg_per_s"], "msg/s"),
                   "-", None),
+            Check(f"{label} MQTT, bare writer-client subscriber",
+                  _rate(shape["mqtt_ceiling_writer_client"]["msg_per_s"], "msg/s"), "-", None),
             Check(f"{label} database ceiling (INSERT ... SELECT)",
                   _rate(shape["database_ceiling"]["rows_per_s"], "rows/s"), "-", None),
             Check(f"{label} stream writer",

@@ -10,11 +10,13 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from ingest_stream.mqtt_client import DrainingClient, OnDelivery
 from ingest_stream.mqtt_session import BrokerAddress
 
 QUEUE_EXPIRY_S = 3600
@@ -34,9 +36,12 @@ class DrainResult:
         return self.messages / self.seconds if self.seconds else 0.0
 
 
-def _client(address: BrokerAddress, client_id: str, manual_ack: bool = False) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
-                         manual_ack=manual_ack)
+def _client(address: BrokerAddress, client_id: str, manual_ack: bool = False,
+            on_delivery: OnDelivery | None = None) -> mqtt.Client:
+    """Stock paho, or with `on_delivery` the writer's own client (always room: it only counts)."""
+    options: dict[str, Any] = {"client_id": client_id, "protocol": mqtt.MQTTv5, "manual_ack": manual_ack}
+    client = (mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, **options) if on_delivery is None else
+              DrainingClient(on_delivery, lambda _timeout_s: True, mqtt.CallbackAPIVersion.VERSION2, **options))
     if address.username:
         client.username_pw_set(address.username, address.password)
     return client
@@ -90,23 +95,25 @@ def wipe_session(address: BrokerAddress, client_id: str) -> None:
 
 
 def drain_session(address: BrokerAddress, client_id: str, expected: int, receive_maximum: int,
-                  stall_s: float = 30.0) -> DrainResult:
+                  stall_s: float = 30.0, lean: bool = False) -> DrainResult:
     """The bare subscriber: resume the session, acknowledge each message at once, count to `expected`.
 
     Timed from the CONNECT to the last message, like the writer's drain is timed from its connect.
+    `lean`: receive through the writer's own client (ingest_stream.mqtt_client) instead of stock paho.
     """
-    client = _client(address, client_id, manual_ack=True)
     done = threading.Event()
     state = {"count": 0, "last": 0.0}
 
-    def on_message(c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        c.ack(msg.mid, msg.qos)
+    def received(mid: int, qos: int, *_message: object) -> None:
+        client.ack(mid, qos)
         state["count"] += 1
         state["last"] = time.monotonic()
         if state["count"] >= expected:
             done.set()
 
-    client.on_message = on_message
+    client = _client(address, client_id, manual_ack=True, on_delivery=received if lean else None)
+    if not lean:
+        client.on_message = lambda _c, _u, msg: received(msg.mid, msg.qos)
     started = time.monotonic()
     _connect(client, address, clean_start=False, expiry_s=QUEUE_EXPIRY_S, receive_maximum=receive_maximum)
     state["last"] = started

@@ -28,6 +28,7 @@ def test_quick_run_reports_every_figure_with_exact_counts(stack: LocalStack, tmp
     assert [s["points"] for s in report["shapes"]] == [1, 10]
     for shape in report["shapes"]:
         assert shape["mqtt_ceiling"]["msg_per_s"] > 0
+        assert shape["mqtt_ceiling_writer_client"]["msg_per_s"] > 0
         assert shape["database_ceiling"]["rows"] == shape["messages"] * shape["points"]
         assert shape["writer"]["points_per_s"] > 0
         assert shape["ratio"] > 0
