@@ -107,10 +107,12 @@ class TelemetryStore:
     def _write(self, batch: Batch) -> WriteResult:
         conn = self._connection()
         readings = batch.readings()
+        # Before the batch transaction: new series are registered (and committed) on their own.
+        series_ids = self.registry.ids(conn, readings)
         result = WriteResult()
         with conn.transaction(), conn.cursor() as cur:
             if readings:
-                result.inserted = self._land(conn, cur, readings)
+                result.inserted = self._land(conn, cur, copy_data(series_ids, readings), len(readings))
                 result.duplicates = len(readings) - result.inserted
             events = batch.events()
             if events:
@@ -132,25 +134,24 @@ class TelemetryStore:
         self._advance_last_seen(conn, readings)
         return result
 
-    def _land(self, conn: psycopg.Connection, cur: psycopg.Cursor[Any], readings: list[Reading]) -> int:
-        """Insert what is new; returns how many rows that was.
+    def _land(self, conn: psycopg.Connection, cur: psycopg.Cursor[Any], data: bytes, rows: int) -> int:
+        """Insert what is new of these `rows` readings (binary COPY `data`); returns how many rows that was.
 
         Straight COPY into the table costs the database about half of staging plus INSERT ... ON
         CONFLICT, and nearly every batch is all new. It runs in a savepoint: a reading that is there
         already (a redelivery, a device's re-send) fails it, and the batch lands through staging,
         which skips duplicates. Duplicates come in runs (a redelivered window, a resent buffer), so
         after one the writer keeps to staging until a batch lands without any."""
-        data = copy_data(self.registry.ids(conn, readings), readings)
         if not self._expect_duplicates:
             try:
                 with conn.transaction():
                     _copy(cur, sql.COPY_READINGS, data)
-                return len(readings)
+                return rows
             except psycopg.errors.UniqueViolation:
                 self._expect_duplicates = True
         _copy(cur, sql.COPY_STAGING, data)
         cur.execute(sql.LAND_READINGS)
-        self._expect_duplicates = cur.rowcount < len(readings)
+        self._expect_duplicates = cur.rowcount < rows
         return cur.rowcount
 
     def _advance_last_seen(self, conn: psycopg.Connection, readings: list[Reading]) -> None:

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from ingest_stream.batch import Batch
 from ingest_stream.commits import CommitRecorder
 from ingest_stream.coordination.lease import Lease
 from ingest_stream.delivery import AckLedger, Delivery
@@ -294,3 +295,22 @@ def test_batches_with_duplicates_land_only_what_is_new_and_new_batches_land_whol
         landed.append((harness.sample("tds_ingest_points_total"), harness.sample("tds_ingest_duplicates_total")))
     assert landed == [(10, 0), (15, 5), (17, 6), (20, 6), (20, 26)]
     assert [ts for _, ts, *_ in _landed_rows(database_url)] == [T0 + timedelta(seconds=s) for s in range(20)]
+
+
+def test_new_series_are_registered_on_their_own_even_when_their_batch_is_refused(
+        writer_url: str, database_url: str) -> None:
+    """The registry commits before the batch transaction: the ids it caches always exist."""
+    def refuse(_conn: psycopg.Connection) -> None:
+        raise RuntimeError("fenced out")
+
+    landing = TelemetryStore(writer_url, "refused", fence=refuse)
+    batch = Batch()
+    batch.add(AckLedger("own").received(1, 1, "tds/t1/plant-1/ch-1/telem", b"{}", time.time()),
+              Parsed(readings=(_reading("temp", 1), _reading("flow", 1))))
+    try:
+        with pytest.raises(RuntimeError, match="fenced out"):
+            landing.write(batch)
+    finally:
+        landing.close()
+    assert _count(database_url, "SELECT count(*) FROM tds.metric_spec") == 2
+    assert _count(database_url, "SELECT count(*) FROM tds.telemetry_raw") == 0
