@@ -1,8 +1,8 @@
 """Parse (on the receiving thread) -> batch -> write -> commit -> report: the core of the writer's worker process.
 
 A batch is reported to the sink (which acknowledges) only after the commit that covers it. While
-the database is down it keeps retrying the same batch; the broker's in-flight window (nothing
-acknowledged) is the back-pressure, so memory stays bounded under any backlog.
+the database is down it keeps retrying the same batch; the parent stops reading at its bound of
+uncommitted messages (link.WorkerLink), so memory stays bounded under any backlog.
 """
 
 from __future__ import annotations

@@ -30,16 +30,10 @@ class SeriesRegistry:
         series, sites = self._series, self._sites
         ids: list[int] = []
         unknown: dict[SeriesKey, Reading] = {}
-        checked = None  # readings of one message share their address: check its site once
         for r in readings:
             key = (r.tenant, r.equipment, r.metric)
             series_id = series.get(key)
-            address = (r.tenant, r.equipment, r.site)
-            if address != checked:
-                if sites.get(address[:2], r.site) != r.site:
-                    series_id = None
-                checked = address
-            if series_id is None:
+            if series_id is None or sites.get(key[:2], r.site) != r.site:
                 unknown.setdefault(key, r)
                 series_id = 0
             ids.append(series_id)
