@@ -24,7 +24,7 @@ FLEET_KEY = "fleet_silence"
 
 # Newest reading per series by an index lookup (PK series_id, ts) limited to the lookback, so
 # the watch stays cheap every minute. The interval is the registered one, else the median the
-# quality run remembered (metric_spec.inferred_interval_s); only series with neither get their
+# series_intervals asset remembered (metric_spec.inferred_interval_s); only series with neither get their
 # median spacing computed here, over the 24 h before their own newest reading (not before now: a
 # series that has been silent for a day still has an interval).
 SERIES_FRESHNESS = text("""
