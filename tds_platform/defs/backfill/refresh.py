@@ -1,11 +1,14 @@
-"""Which rollup and quality partitions a backfilled window touches, as Dagster run requests.
+"""Which rollup and quality partitions backfilled windows touch, as Dagster run requests.
 
 Why run requests rather than refreshing inside the backfill run: the rollup and quality assets
 keep their own code, checks and lineage, and each refresh shows up in the UI as an ordinary
 materialization of the asset and partition it repaired. Order matters (telemetry_1d is built from
 telemetry_1h), so stage 1 refreshes the hourly assets and stage 2 the daily one once stage 1 has
-succeeded. Assets with a single-run backfill policy get one run over the partition range; others
-one run per partition. Pure: it reads only the asset graph and the window, never the database.
+succeeded. The windows of one refresh group (every backfill one sensor tick saw) are merged into
+the partitions they touch, so each partition is asked for once per group however many windows
+touch it; partitions whose refresh is still pending are left out. Assets with a single-run
+backfill policy get one run per contiguous range of partitions; others one run per partition.
+Pure: it reads only the asset graph, the windows and run tags, never the database.
 """
 
 from collections.abc import Mapping, Sequence
@@ -14,7 +17,7 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 
-# stage number -> assets refreshed in it; stage 2 waits for every stage-1 run of the same backfill
+# stage number -> assets refreshed in it; stage 2 waits for every stage-1 run of the same group
 STAGES: Mapping[int, tuple[dg.AssetKey, ...]] = {
     1: (dg.AssetKey("telemetry_1m"), dg.AssetKey("telemetry_1h"), dg.AssetKey("quality_hourly"),
         dg.AssetKey("gaps")),
@@ -22,12 +25,19 @@ STAGES: Mapping[int, tuple[dg.AssetKey, ...]] = {
 }
 LAST_STAGE = max(STAGES)
 
-BACKFILL_RUN_TAG = "tds/backfill_run"
+GROUP_TAG = "tds/refresh_group"
+SOURCE_RUNS_TAG = "tds/backfill_runs"
+SOURCE_COUNT_TAG = "tds/backfill_run_count"
 STAGE_TAG = "tds/refresh_stage"
 WINDOW_START_TAG = "tds/refresh_window_start"
 WINDOW_END_TAG = "tds/refresh_window_end"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+# The group's tags, carried from its stage-1 runs to its stage-2 runs.
+GROUP_TAGS = (GROUP_TAG, SOURCE_RUNS_TAG, SOURCE_COUNT_TAG)
+# Source run ids listed in SOURCE_RUNS_TAG (36 characters each); the count tag tells how many there
+# were, so the tag stays under 200 characters however many backfills one tick coalesced.
+MAX_LISTED_SOURCES = 5
 _TICK = timedelta(microseconds=1)
 
 
@@ -40,6 +50,24 @@ class RefreshTarget:
     single_run: bool
 
 
+def group_tags(source_run_ids: Sequence[str]) -> dict[str, str]:
+    """Tags naming a refresh group after its first source run (the oldest the tick saw finish).
+
+    The first source run, not a fresh id: a tick that is evaluated again from the same cursor sees
+    the same oldest run first, so its run keys repeat and Dagster drops the repeats; and an operator
+    can open that run from the tag.
+    """
+    listed = ",".join(source_run_ids[:MAX_LISTED_SOURCES])
+    more = len(source_run_ids) - MAX_LISTED_SOURCES
+    return {GROUP_TAG: source_run_ids[0], SOURCE_RUNS_TAG: f"{listed},+{more} more" if more > 0 else listed,
+            SOURCE_COUNT_TAG: str(len(source_run_ids))}
+
+
+def tagged_window(tags: Mapping[str, str]) -> dg.TimeWindow:
+    """The partitions a refresh run covers, as the time window its tags record."""
+    return dg.TimeWindow(datetime.fromisoformat(tags[WINDOW_START_TAG]), datetime.fromisoformat(tags[WINDOW_END_TAG]))
+
+
 def partition_keys_touching(partitions_def: dg.TimeWindowPartitionsDefinition, start: datetime,
                             end: datetime) -> list[str]:
     """Keys of the existing partitions that overlap [start, end), oldest first."""
@@ -49,6 +77,27 @@ def partition_keys_touching(partitions_def: dg.TimeWindowPartitionsDefinition, s
         partitions_def.get_partition_key_for_timestamp((end - _TICK).timestamp())).end
     keys = partitions_def.get_partition_keys_in_time_window(dg.TimeWindow(first, last))
     return [key for key in keys if partitions_def.has_partition_key(key)]
+
+
+def keys_touching_any(partitions_def: dg.TimeWindowPartitionsDefinition,
+                      windows: Sequence[dg.TimeWindow]) -> list[str]:
+    """Keys of the partitions any of the windows overlaps, each once, oldest first."""
+    keys = {key for window in windows for key in partition_keys_touching(partitions_def, *window)}
+    return sorted(keys, key=lambda key: partitions_def.time_window_for_partition_key(key).start)
+
+
+def contiguous_ranges(partitions_def: dg.TimeWindowPartitionsDefinition, keys: Sequence[str]) -> list[list[str]]:
+    """Keys (oldest first) split where one partition does not end where the next starts."""
+    ranges: list[list[str]] = []
+    previous_end = None
+    for key in keys:
+        window = partitions_def.time_window_for_partition_key(key)
+        if window.start == previous_end:
+            ranges[-1].append(key)
+        else:
+            ranges.append([key])
+        previous_end = window.end
+    return ranges
 
 
 def targets(repository: dg.RepositoryDefinition, keys: Sequence[dg.AssetKey]) -> tuple[list[RefreshTarget], list[str]]:
@@ -70,33 +119,51 @@ def targets(repository: dg.RepositoryDefinition, keys: Sequence[dg.AssetKey]) ->
     return found, missing
 
 
-def run_requests(target: RefreshTarget, start: datetime, end: datetime, backfill_run_id: str, stage: int,
-                 tags: Mapping[str, str]) -> list[dg.RunRequest]:
-    """Run requests refreshing `target` over [start, end); run keys make a repeated request a no-op."""
+def _range_request(target: RefreshTarget, keys: Sequence[str], base: str,
+                   tags: Mapping[str, str]) -> dg.RunRequest:
+    """One run over contiguous `keys`: a plain partition run for one key, a range run for more."""
+    partitions_def = target.partitions_def
+    window = dg.TimeWindow(partitions_def.time_window_for_partition_key(keys[0]).start,
+                           partitions_def.time_window_for_partition_key(keys[-1]).end)
+    window_tags = {**tags, WINDOW_START_TAG: window.start.isoformat(), WINDOW_END_TAG: window.end.isoformat()}
+    if len(keys) == 1:
+        return dg.RunRequest(run_key=f"{base}:{keys[0]}", asset_selection=list(target.keys), partition_key=keys[0],
+                             tags=window_tags)
+    return dg.RunRequest(run_key=f"{base}:{keys[0]}..{keys[-1]}", asset_selection=list(target.keys),
+                         tags={**window_tags, RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]})
+
+
+def run_requests(target: RefreshTarget, windows: Sequence[dg.TimeWindow], stage: int, tags: Mapping[str, str],
+                 pending: Sequence[dg.TimeWindow] = ()) -> list[dg.RunRequest]:
+    """Run requests refreshing `target` over the partitions the windows touch, minus those `pending`
+    refreshes of it (runs not started yet) cover; run keys make a repeated request a no-op. An
+    unpartitioned target gets one run, pending or not: it has no partitions to leave out.
+
+    The window tags of each request are the span of its partitions, so a later stage and later
+    groups read from a run's tags exactly what it refreshes."""
     name = "+".join(key.to_user_string() for key in target.keys)
-    base = f"{backfill_run_id}:{stage}:{name}"
+    base = f"{tags[GROUP_TAG]}:{stage}:{name}"
     partitions_def = target.partitions_def
     if partitions_def is None:
-        return [dg.RunRequest(run_key=base, asset_selection=list(target.keys), tags=dict(tags))]
+        span = {WINDOW_START_TAG: min(w.start for w in windows).isoformat(),
+                WINDOW_END_TAG: max(w.end for w in windows).isoformat()}
+        return [dg.RunRequest(run_key=base, asset_selection=list(target.keys), tags={**tags, **span})]
     if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
         return []
-    keys = partition_keys_touching(partitions_def, start, end)
-    if not keys:
-        return []
-    if target.single_run and len(keys) > 1:
-        range_tags = {**tags, RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
-        return [dg.RunRequest(run_key=f"{base}:{keys[0]}..{keys[-1]}", asset_selection=list(target.keys),
-                              tags=range_tags)]
-    return [dg.RunRequest(run_key=f"{base}:{key}", asset_selection=list(target.keys), partition_key=key,
-                          tags=dict(tags)) for key in keys]
+    covered = set(keys_touching_any(partitions_def, pending))
+    keys = [key for key in keys_touching_any(partitions_def, windows) if key not in covered]
+    ranges = contiguous_ranges(partitions_def, keys) if target.single_run else [[key] for key in keys]
+    return [_range_request(target, block, base, tags) for block in ranges]
 
 
-def stage_requests(repository: dg.RepositoryDefinition, stage: int, start: datetime, end: datetime,
-                   backfill_run_id: str) -> tuple[list[dg.RunRequest], list[str]]:
-    """Every run request of one stage, and the asset keys this code location does not have."""
-    tags = {BACKFILL_RUN_TAG: backfill_run_id, STAGE_TAG: str(stage), "tds/domain": "backfill",
-            "dagster/priority": "-1", WINDOW_START_TAG: start.isoformat(), WINDOW_END_TAG: end.isoformat()}
+def stage_requests(repository: dg.RepositoryDefinition, stage: int, windows: Sequence[dg.TimeWindow],
+                   group: Mapping[str, str],
+                   pending: Mapping[frozenset[dg.AssetKey], Sequence[dg.TimeWindow]]) -> tuple[list[dg.RunRequest],
+                                                                                             list[str]]:
+    """Every run request of one stage of a group over its windows, and the asset keys this code
+    location does not have; `pending` holds the windows of not-yet-started refreshes per asset set."""
+    tags = {**group, STAGE_TAG: str(stage), "tds/domain": "backfill", "dagster/priority": "-1"}
     found, missing = targets(repository, STAGES[stage])
     requests = [request for target in found
-                for request in run_requests(target, start, end, backfill_run_id, stage, tags)]
+                for request in run_requests(target, windows, stage, tags, pending.get(frozenset(target.keys), ()))]
     return requests, missing

@@ -2,7 +2,8 @@
 
 Built by small factories from BackfillSettings so tests pass their own. The new-gap sensor asks
 for each gap once (run key per gap, plus a cursor of requests whose run has not started); the
-refresh sensor only requests runs of assets defined elsewhere and never writes data itself.
+refresh sensor coalesces every backfill that finished since its last tick into one group of
+refreshes, only requests runs of assets defined elsewhere and never writes data itself.
 """
 
 import json
@@ -14,19 +15,24 @@ from tds_platform.backfill import store
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.defs.backfill.jobs import JOB_NAME, OP_NAME, TELEMETRY, WINDOW_END, WINDOW_START, GapBackfillConfig
 from tds_platform.defs.backfill.refresh import (
-    BACKFILL_RUN_TAG,
+    GROUP_TAG,
+    GROUP_TAGS,
     LAST_STAGE,
     STAGE_TAG,
     STAGES,
-    WINDOW_END_TAG,
-    WINDOW_START_TAG,
+    group_tags,
     stage_requests,
+    tagged_window,
 )
 from tds_platform.defs.resources import DatabaseResource
 
 GAP_TAG = "tds/gap_id"
 # On its first tick the refresh sensor looks this far back for finished runs.
 FIRST_LOOK_BACK = timedelta(hours=1)
+# Submitted runs that have not begun executing: whatever landed before now is there when they read.
+# Not NOT_STARTED: such a run may never have been submitted (a tick that failed half-way), and only
+# requesting its run key again makes the daemon submit it.
+PENDING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING]
 
 
 def gap_run_request(gap_id: int) -> dg.RunRequest:
@@ -56,54 +62,86 @@ def build_new_gap_sensor(job: dg.JobDefinition, settings: BackfillSettings) -> d
     return new_gap_backfills
 
 
-def landed_window(instance: dg.DagsterInstance, run_id: str) -> tuple[datetime, datetime] | None:
+def landed_window(instance: dg.DagsterInstance, run_id: str) -> dg.TimeWindow | None:
     """The window a gap_backfill run reported readings landing in (its observation of `telemetry`)."""
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION).records
     for record in records:
         observation = record.event_log_entry.asset_observation
         if observation is not None and observation.asset_key == TELEMETRY and WINDOW_START in observation.metadata:
-            return (datetime.fromisoformat(observation.metadata[WINDOW_START].value),
-                    datetime.fromisoformat(observation.metadata[WINDOW_END].value))
+            return dg.TimeWindow(datetime.fromisoformat(observation.metadata[WINDOW_START].value),
+                                 datetime.fromisoformat(observation.metadata[WINDOW_END].value))
     return None
+
+
+def pending_refreshes(instance: dg.DagsterInstance, stage: int) -> dict[frozenset[dg.AssetKey], list[dg.TimeWindow]]:
+    """Windows of the refresh runs of `stage` that have not started executing, per asset set.
+
+    Such a run reads the tables only after this tick, so it already covers anything that landed (or
+    was refreshed) before the tick: asking for its partitions again would only queue a twin. A run
+    that has started may have read before the landing, so its partitions are asked for again. Only
+    runs of a group count: theirs are the window tags that say exactly which partitions they refresh,
+    and their group has its own next stage to follow them.
+    """
+    filters = dg.RunsFilter(statuses=PENDING, tags={STAGE_TAG: str(stage)})
+    pending: dict[frozenset[dg.AssetKey], list[dg.TimeWindow]] = {}
+    for run in instance.get_runs(filters=filters):
+        if GROUP_TAG in run.tags and run.asset_selection:
+            pending.setdefault(frozenset(run.asset_selection), []).append(tagged_window(run.tags))
+    return pending
+
+
+def _first_stage(instance: dg.DagsterInstance, repository: dg.RepositoryDefinition,
+                 runs: list[dg.DagsterRun]) -> list[dg.RunRequest]:
+    """Stage 1 for every gap_backfill run among `runs` that landed readings, as one group: ten repairs
+    finishing within a tick mostly touch the same current hours, and each run costs seconds to start."""
+    landed = [(run.run_id, window) for run in runs if run.job_name == JOB_NAME
+              and (window := landed_window(instance, run.run_id)) is not None]
+    if not landed:
+        return []
+    group = group_tags([run_id for run_id, _ in landed])
+    return stage_requests(repository, 1, [window for _, window in landed], group, pending_refreshes(instance, 1))[0]
 
 
 def _next_stage(instance: dg.DagsterInstance, repository: dg.RepositoryDefinition,
                 run: dg.DagsterRun) -> list[dg.RunRequest]:
-    """After a refresh run of stage n succeeded: stage n+1, once every run of stage n has succeeded."""
-    backfill_run_id, stage = run.tags[BACKFILL_RUN_TAG], int(run.tags[STAGE_TAG])
-    siblings = instance.get_runs(filters=dg.RunsFilter(tags={BACKFILL_RUN_TAG: backfill_run_id,
-                                                              STAGE_TAG: str(stage)}))
-    if stage >= LAST_STAGE or any(sibling.status != dg.DagsterRunStatus.SUCCESS for sibling in siblings):
+    """After a refresh run of stage n succeeded: stage n+1 over what the group's stage-n runs
+    refreshed, once every one of them has succeeded."""
+    group, stage = run.tags[GROUP_TAG], int(run.tags[STAGE_TAG])
+    if stage >= LAST_STAGE:
         return []
-    start, end = (datetime.fromisoformat(run.tags[tag]) for tag in (WINDOW_START_TAG, WINDOW_END_TAG))
-    return stage_requests(repository, stage + 1, start, end, backfill_run_id)[0]
+    siblings = instance.get_runs(filters=dg.RunsFilter(tags={GROUP_TAG: group, STAGE_TAG: str(stage)}))
+    if any(sibling.status != dg.DagsterRunStatus.SUCCESS for sibling in siblings):
+        return []
+    windows = [tagged_window(sibling.tags) for sibling in siblings]
+    tags = {tag: run.tags[tag] for tag in GROUP_TAGS}
+    return stage_requests(repository, stage + 1, windows, tags, pending_refreshes(instance, stage + 1))[0]
 
 
 def refresh_requests(instance: dg.DagsterInstance, repository: dg.RepositoryDefinition,
                      runs: list[dg.DagsterRun]) -> list[dg.RunRequest]:
-    """What the finished runs call for: stage 1 after a backfill that landed readings, the next stage
-    after the last run of a stage; run keys make requests seen on two ticks one run."""
-    requests = []
-    for run in runs:
-        if run.job_name == JOB_NAME:
-            window = landed_window(instance, run.run_id)
-            if window is not None:
-                requests += stage_requests(repository, 1, *window, run.run_id)[0]
-        elif STAGE_TAG in run.tags:
-            requests += _next_stage(instance, repository, run)
+    """What the finished runs call for: one stage 1 for all the backfills that landed readings, and
+    the next stage of each group whose runs of a stage have all succeeded; run keys make requests
+    seen on two ticks one run."""
+    finished_stages = {(run.tags[GROUP_TAG], run.tags[STAGE_TAG]): run for run in runs if GROUP_TAG in run.tags}
+    requests = _first_stage(instance, repository, runs)
+    for run in finished_stages.values():
+        requests += _next_stage(instance, repository, run)
     return requests
 
 
 def build_refresh_sensor(minimum_interval_s: int = 30) -> dg.SensorDefinition:
     """A polling sensor over finished runs rather than a run_status_sensor: a run status sensor can
     only request jobs, and no single asset job can hold hourly and daily partitioned assets, while a
-    sensor with an asset selection may request any subset of it (one partitions definition per run)."""
+    sensor with an asset selection may request any subset of it (one partitions definition per run).
+    Polling also lets one tick coalesce every backfill that finished since the last one."""
     refreshed = dg.AssetSelection.assets(*(key for keys in STAGES.values() for key in keys))
 
     @dg.sensor(name="backfill_refresh", asset_selection=refreshed, minimum_interval_seconds=minimum_interval_s,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description="After a gap_backfill landed readings: re-materialize the rollup and quality partitions "
-                           "of its window (hourly assets first, telemetry_1d once they succeeded).")
+               description="After gap_backfill runs landed readings: re-materialize the rollup and quality partitions "
+                           "their windows touch, once per tick for all backfills that finished since the last tick "
+                           "(hourly assets first, telemetry_1d once all of them succeeded); partitions whose refresh "
+                           "is still queued are not asked for again.")
     def backfill_refresh(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         since = datetime.fromisoformat(context.cursor) if context.cursor else datetime.now(UTC) - FIRST_LOOK_BACK
         filters = dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS], updated_after=since)

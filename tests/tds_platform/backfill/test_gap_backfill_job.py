@@ -12,7 +12,7 @@ from tds_platform.defs import rollups as rollups_defs
 from tds_platform.defs import sources as sources_defs
 from tds_platform.defs.backfill.jobs import build_backfill_job
 from tds_platform.defs.backfill.refresh import (
-    BACKFILL_RUN_TAG,
+    GROUP_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
     STAGE_TAG,
@@ -61,7 +61,7 @@ def test_operator_window_backfill_fills_and_refreshes_rollups_in_two_stages(rig,
         first = sensor(context)
         [stage1] = first.run_requests
         assert set(stage1.asset_selection) == {dg.AssetKey("telemetry_1m"), dg.AssetKey("telemetry_1h")}
-        assert (stage1.tags[BACKFILL_RUN_TAG], stage1.tags[STAGE_TAG]) == (result.run_id, "1")
+        assert (stage1.tags[GROUP_TAG], stage1.tags[STAGE_TAG]) == (result.run_id, "1")
         assert stage1.partition_key == hour_key(rig.t0), "the window lies in one hour: one partition"
 
         assert minute_counts(rig.url, rig.tenant, rig.t0, rig.t0 + timedelta(minutes=10)) == {}
@@ -85,7 +85,7 @@ def test_assets_without_a_single_run_policy_get_one_run_per_partition(rig) -> No
     target = RefreshTarget((dg.AssetKey("quality_hourly"),), hourly_partitions, single_run=False)
     start = rig.t0 + timedelta(minutes=50)
 
-    requests = run_requests(target, start, start + timedelta(hours=1), "run-1", 1, {})
+    requests = run_requests(target, [dg.TimeWindow(start, start + timedelta(hours=1))], 1, {GROUP_TAG: "run-1"})
 
     assert [r.partition_key for r in requests] == [hour_key(rig.t0), hour_key(rig.t0 + timedelta(hours=1))]
     assert requests[0].run_key == f"run-1:1:quality_hourly:{hour_key(rig.t0)}"
@@ -95,7 +95,7 @@ def test_single_run_assets_get_one_run_over_the_partition_range(rig) -> None:
     target = RefreshTarget((dg.AssetKey("telemetry_1m"),), hourly_partitions, single_run=True)
     start = rig.t0 + timedelta(minutes=50)
 
-    [request] = run_requests(target, start, start + timedelta(hours=2), "run-1", 1, {})
+    [request] = run_requests(target, [dg.TimeWindow(start, start + timedelta(hours=2))], 1, {GROUP_TAG: "run-1"})
 
     assert request.partition_key is None
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (

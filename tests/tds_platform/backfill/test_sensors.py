@@ -1,17 +1,31 @@
-"""The new-gap sensor (each gap requested once, thresholds, bound per tick) against a real database and instance."""
+"""The backfill sensors against real Dagster instances: the new-gap sensor (each gap requested once,
+thresholds, bound per tick) over a real database, and the refresh sensor coalescing every backfill a
+tick sees into one group of refresh runs (stand-in gap_backfill runs report their landed windows;
+refresh runs are recorded from the sensor's requests and moved through their statuses by hand)."""
 
-from __future__ import annotations
-
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import psycopg
 import pytest
+from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from tds_platform.backfill.settings import BackfillSettings
-from tds_platform.defs.backfill.jobs import build_backfill_job
-from tds_platform.defs.backfill.sensors import build_new_gap_sensor
+from tds_platform.definitions import defs
+from tds_platform.defs.backfill.jobs import JOB_NAME, TELEMETRY, WINDOW_END, WINDOW_START, build_backfill_job
+from tds_platform.defs.backfill.refresh import (
+    GROUP_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    SOURCE_COUNT_TAG,
+    SOURCE_RUNS_TAG,
+    STAGE_TAG,
+    group_tags,
+)
+from tds_platform.defs.backfill.sensors import build_new_gap_sensor, build_refresh_sensor
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.quality.settings import QualitySettings
 
@@ -80,3 +94,209 @@ def test_the_cursor_forgets_gaps_once_their_run_marked_them(database_url: str, i
     requested, cursor = tick(sensor, instance, database_url, cursor)
 
     assert requested == [] and cursor == "[]"
+
+
+# A past day well inside the partitions, so every hourly and daily partition below exists.
+DAY = datetime(2026, 11, 10, tzinfo=UTC)
+ROLLUPS = frozenset({dg.AssetKey("telemetry_1m"), dg.AssetKey("telemetry_1h")})
+QUALITY = frozenset({dg.AssetKey("quality_hourly"), dg.AssetKey("gaps")})
+DAILY = frozenset({dg.AssetKey("telemetry_1d")})
+# Dagster refuses a queued run that does not say where its job comes from; the sensor never reads it.
+ORIGIN = RemoteJobOrigin(RemoteRepositoryOrigin(InProcessCodeLocationOrigin(LoadableTargetOrigin(
+    python_file=__file__)), "__repository__"), "__ASSET_JOB")
+
+
+@pytest.fixture(scope="module")
+def repository() -> dg.RepositoryDefinition:
+    return defs.get_repository_def()
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    return DAY + timedelta(hours=hour, minutes=minute)
+
+
+def hour(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d-%H:00")
+
+
+class WindowConfig(dg.Config):
+    start: str
+    end: str
+
+
+@dg.op
+def report_landing(context: dg.OpExecutionContext, config: WindowConfig) -> None:
+    context.log_event(dg.AssetObservation(asset_key=TELEMETRY, metadata={WINDOW_START: config.start,
+                                                                          WINDOW_END: config.end}))
+
+
+@dg.job(name=JOB_NAME)
+def stand_in_backfill() -> None:
+    """Reports a landed window exactly as gap_backfill does, without a device or a broker."""
+    report_landing()
+
+
+def landed(instance: dg.DagsterInstance, start: datetime, end: datetime) -> str:
+    config = {"ops": {"report_landing": {"config": {"start": start.isoformat(), "end": end.isoformat()}}}}
+    return stand_in_backfill.execute_in_process(run_config=config, instance=instance).run_id
+
+
+class RefreshSensor:
+    """The refresh sensor ticking against one instance, carrying its cursor like the daemon does."""
+
+    def __init__(self, instance: dg.DagsterInstance, repository: dg.RepositoryDefinition) -> None:
+        self.sensor, self.instance, self.repository, self.cursor = build_refresh_sensor(), instance, repository, None
+
+    def tick(self) -> list[dg.RunRequest]:
+        context = dg.build_sensor_context(instance=self.instance, repository_def=self.repository, cursor=self.cursor)
+        result = self.sensor(context)
+        self.cursor = result.cursor or self.cursor
+        return list(result.run_requests or [])
+
+
+def submit(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.DagsterRun:
+    """A queued run for the request, tagged as the daemon tags a sensor's run."""
+    tags = {**request.tags, "dagster/run_key": request.run_key}
+    if request.partition_key:
+        tags["dagster/partition"] = request.partition_key
+    return instance.add_run(dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.QUEUED, tags=tags,
+                                          asset_selection=frozenset(request.asset_selection),
+                                          remote_job_origin=ORIGIN))
+
+
+def move(instance: dg.DagsterInstance, run: dg.DagsterRun, event: dg.DagsterEventType) -> None:
+    """What the run worker reports: RUN_START, RUN_SUCCESS or RUN_FAILURE."""
+    instance.report_dagster_event(dg.DagsterEvent(event.value, job_name=run.job_name), run.run_id)
+
+
+def run_all(instance: dg.DagsterInstance, requests: Sequence[dg.RunRequest],
+            event: dg.DagsterEventType = dg.DagsterEventType.RUN_SUCCESS) -> None:
+    for request in requests:
+        move(instance, submit(instance, request), event)
+
+
+def partitions(request: dg.RunRequest, partitions_def: dg.TimeWindowPartitionsDefinition) -> list[str]:
+    """The partition keys one request refreshes: its partition, or every key of its range."""
+    if request.partition_key:
+        return [request.partition_key]
+    key_range = dg.PartitionKeyRange(request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG])
+    return partitions_def.get_partition_keys_in_range(key_range)
+
+
+def refreshed(repository: dg.RepositoryDefinition, requests: Sequence[dg.RunRequest]) -> Counter:
+    """How often each (asset set, partition) is asked for across the requests."""
+    graph = repository.asset_graph
+    return Counter((frozenset(request.asset_selection), key) for request in requests
+                   for key in partitions(request, graph.get(request.asset_selection[0]).partitions_def))
+
+
+def test_backfills_finishing_in_one_tick_share_one_refresh_per_partition_and_one_daily_stage(
+        instance: dg.DagsterInstance, repository: dg.RepositoryDefinition) -> None:
+    sources = [landed(instance, at(10, 5), at(10, 10)), landed(instance, at(10, 20), at(10, 30)),
+               landed(instance, at(10, 50), at(11))]
+    sensor = RefreshSensor(instance, repository)
+
+    stage1 = sensor.tick()
+
+    assert refreshed(repository, stage1) == {(ROLLUPS, hour(at(10))): 1, (QUALITY, hour(at(10))): 1}
+    assert len(stage1) == 2, "one run per asset set for the one hour all three windows touch"
+    for request in stage1:
+        assert request.tags[STAGE_TAG] == "1" and request.tags[GROUP_TAG] == sources[0]
+        assert request.tags[SOURCE_RUNS_TAG] == ",".join(sources) and request.tags[SOURCE_COUNT_TAG] == "3"
+    again = RefreshSensor(instance, repository).tick()
+    assert [r.run_key for r in again] == [r.run_key for r in stage1], "the same tick evaluated again: same run keys"
+    assert sensor.tick() == [], "nothing new finished"
+
+    run_all(instance, stage1)
+    [stage2] = sensor.tick()
+
+    assert refreshed(repository, [stage2]) == {(DAILY, "2026-11-10"): 1}
+    assert (stage2.tags[STAGE_TAG], stage2.tags[GROUP_TAG], stage2.tags[SOURCE_COUNT_TAG]) == ("2", sources[0], "3")
+    assert sensor.tick() == []
+
+
+def test_windows_in_different_hours_and_days_refresh_their_union_once(
+        instance: dg.DagsterInstance, repository: dg.RepositoryDefinition) -> None:
+    landed(instance, at(10, 30), at(11, 30))
+    landed(instance, at(11, 10), at(11, 20))
+    landed(instance, at(14, 0), at(14, 30))
+    landed(instance, at(25, 0), at(25, 10))  # 01:00 the next day
+    sensor = RefreshSensor(instance, repository)
+
+    stage1 = sensor.tick()
+
+    hours = [hour(at(h)) for h in (10, 11, 14, 25)]
+    assert refreshed(repository, stage1) == Counter({(assets, key): 1 for assets in (ROLLUPS, QUALITY)
+                                                     for key in hours})
+    assert len(stage1) == 6, "single-run assets: one run per contiguous range (10-11, 14, 01) per asset set"
+
+    run_all(instance, stage1)
+    [stage2] = sensor.tick()
+
+    assert (stage2.tags[RANGE_START_TAG], stage2.tags[RANGE_END_TAG]) == ("2026-11-10", "2026-11-11")
+
+
+def test_the_daily_stage_waits_for_every_refresh_of_the_group_and_never_follows_a_failure(
+        instance: dg.DagsterInstance, repository: dg.RepositoryDefinition) -> None:
+    landed(instance, at(10, 5), at(10, 10))
+    landed(instance, at(14, 5), at(14, 10))
+    sensor = RefreshSensor(instance, repository)
+    stage1 = sensor.tick()
+    early = [r for r in stage1 if r.partition_key == hour(at(10))]
+    late = [r for r in stage1 if r.partition_key == hour(at(14))]
+    assert len(early) == len(late) == 2
+
+    run_all(instance, early)
+    waiting = submit(instance, late[0])
+    move(instance, submit(instance, late[1]), dg.DagsterEventType.RUN_SUCCESS)
+    assert sensor.tick() == [], "a refresh of the group is still queued"
+
+    move(instance, waiting, dg.DagsterEventType.RUN_FAILURE)
+    assert sensor.tick() == [], "a refresh of the group failed"
+
+
+def test_partitions_whose_refresh_is_still_queued_are_not_asked_for_again_but_running_ones_are(
+        instance: dg.DagsterInstance, repository: dg.RepositoryDefinition) -> None:
+    landed(instance, at(10, 5), at(10, 10))
+    sensor = RefreshSensor(instance, repository)
+    first = {frozenset(r.asset_selection): submit(instance, r) for r in sensor.tick()}
+
+    landed(instance, at(10, 40), at(10, 45))
+    landed(instance, at(12, 0), at(12, 5))
+    second = sensor.tick()
+    assert refreshed(repository, second) == {(ROLLUPS, hour(at(12))): 1, (QUALITY, hour(at(12))): 1}, \
+        "hour 10's queued refreshes start after this landing, so they cover it"
+
+    move(instance, first[ROLLUPS], dg.DagsterEventType.RUN_START)
+    landed(instance, at(10, 50), at(10, 55))
+    third = sensor.tick()
+    assert refreshed(repository, third) == {(ROLLUPS, hour(at(10))): 1}, \
+        "the running rollup refresh may have read before this landing; the queued quality one has not"
+
+
+def test_a_daily_refresh_still_queued_covers_a_later_group_but_a_running_one_does_not(
+        instance: dg.DagsterInstance, repository: dg.RepositoryDefinition) -> None:
+    landed(instance, at(10, 5), at(10, 10))
+    sensor = RefreshSensor(instance, repository)
+    run_all(instance, sensor.tick())
+    [daily] = sensor.tick()
+    queued_daily = submit(instance, daily)
+
+    landed(instance, at(12, 0), at(12, 5))
+    run_all(instance, sensor.tick())
+    assert sensor.tick() == [], "the queued daily refresh starts after this group's hourly ones succeeded"
+
+    move(instance, queued_daily, dg.DagsterEventType.RUN_START)
+    landed(instance, at(13, 0), at(13, 5))
+    run_all(instance, sensor.tick())
+    assert refreshed(repository, sensor.tick()) == {(DAILY, "2026-11-10"): 1}, "the running one may have read too early"
+
+
+def test_the_group_tags_stay_short_however_many_backfills_one_tick_saw() -> None:
+    ids = [f"{n:08d}-0000-0000-0000-000000000000" for n in range(40)]
+
+    tags = group_tags(ids)
+
+    assert tags[GROUP_TAG] == ids[0], "named after the first (oldest) source run"
+    assert tags[SOURCE_RUNS_TAG] == ",".join(ids[:5]) + ",+35 more"
+    assert tags[SOURCE_COUNT_TAG] == "40" and all(len(value) < 200 for value in tags.values())
