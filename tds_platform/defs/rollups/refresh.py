@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from tds_platform.db.edition import Edition
 from tds_platform.defs.rollups.levels import RollupLevel
-from tds_platform.defs.rollups.sql import CAGG_REFRESH, COUNT, DELETE, INSERT, LOCK_LEVEL
+from tds_platform.defs.rollups.sql import CAGG_REFRESH, COUNT, DELETE, INSERT, LOCK_LEVEL, REFRESH_WORK_MEM
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,7 @@ def refresh(engine: Engine, edition: Edition, level: RollupLevel, start: datetim
     else:
         with engine.begin() as conn:
             conn.execute(LOCK_LEVEL, {"level": level.name})
+            conn.execute(REFRESH_WORK_MEM)
             replaced = conn.execute(DELETE[level.name], window).rowcount
-            written = conn.execute(INSERT[level.name], window).rowcount
+            written = conn.execute(INSERT[(edition, level.name)], window).rowcount
     return RefreshResult(level.name, start, end, edition, written, replaced, time.monotonic() - began)

@@ -1,15 +1,25 @@
 """Rollup window arithmetic, SQL builders and schedules: pure, no database."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
 
+from tds_platform.db.edition import Edition
 from tds_platform.defs.partitions import daily_partitions_with_current, hourly_partitions_with_current
-from tds_platform.defs.rollups.levels import DAY, HOUR, MINUTE, ceil_to_bucket, floor_to_bucket, refreshable_window
+from tds_platform.defs.rollups.levels import (
+    DAY,
+    HOUR,
+    MINUTE,
+    RollupLevel,
+    ceil_to_bucket,
+    floor_to_bucket,
+    refreshable_window,
+)
 from tds_platform.defs.rollups.schedules import RANGE_END_TAG, RANGE_START_TAG, build_rollup_schedules, trailing_range
 from tds_platform.defs.rollups.settings import RollupSettings
-from tds_platform.defs.rollups.sql import DELETE, INSERT
+from tds_platform.defs.rollups.sql import DELETE, INSERT, TABLE_EDITIONS, insert_sql
 
 T = datetime(2026, 11, 23, 10, 52, 30, tzinfo=UTC)
 
@@ -33,18 +43,28 @@ def test_window_never_reaches_past_the_source_retention() -> None:
     assert refreshable_window(start, end, timedelta(hours=1), datetime(2026, 11, 3, tzinfo=UTC)) is None
 
 
-def test_each_level_reads_the_level_below_and_writes_its_own_table() -> None:
-    assert "FROM tds.telemetry_raw" in INSERT[MINUTE.name].text
-    assert "INSERT INTO tds.telemetry_1m_data" in INSERT[MINUTE.name].text
-    assert "FROM tds.telemetry_1m_data" in INSERT[HOUR.name].text
-    assert "INSERT INTO tds.telemetry_1h_data" in INSERT[HOUR.name].text
-    assert "FROM tds.telemetry_1h_data" in INSERT[DAY.name].text
-    assert "INTERVAL '86400 seconds'" in INSERT[DAY.name].text
-    assert "sum(value) / count(value)" in INSERT[MINUTE.name].text
+@pytest.mark.parametrize("edition", TABLE_EDITIONS)
+def test_each_level_reads_the_level_below_and_writes_its_own_table(edition: Edition) -> None:
+    def insert(level: RollupLevel) -> str:
+        return INSERT[(edition, level.name)].text
+
+    assert "FROM tds.telemetry_raw" in insert(MINUTE)
+    assert "INSERT INTO tds.telemetry_1m_data" in insert(MINUTE)
+    assert "FROM tds.telemetry_1m_data" in insert(HOUR)
+    assert "INSERT INTO tds.telemetry_1h_data" in insert(HOUR)
+    assert "FROM tds.telemetry_1h_data" in insert(DAY)
+    assert "INTERVAL '86400 seconds'" in insert(DAY)
+    assert "sum(value) / count(value)" in insert(MINUTE)
     for level in (HOUR, DAY):
-        assert "sum(sum) / sum(n)" in INSERT[level.name].text
+        assert "sum(sum) / sum(n)" in insert(level)
     for level in (MINUTE, HOUR, DAY):
         assert DELETE[level.name].text == f"DELETE FROM tds.{level.name}_data WHERE bucket >= :start AND bucket < :end"
+
+
+def test_a_level_read_from_raw_readings_in_hourly_slices_must_not_split_its_buckets() -> None:
+    wide = replace(MINUTE, name="telemetry_90m", width=timedelta(minutes=90))
+    with pytest.raises(ValueError, match="divide"):
+        insert_sql(wide, Edition.APACHE)
 
 
 def test_trailing_range_includes_the_running_partition_and_respects_the_start() -> None:

@@ -19,7 +19,8 @@ from tds_platform.db.engine import engine_for
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.defs.retention.policy import RetentionSettings
 from tds_platform.defs.rollups.assets import build_rollup_assets
-from tds_platform.defs.rollups.levels import floor_to_bucket
+from tds_platform.defs.rollups.levels import LEVELS, floor_to_bucket
+from tds_platform.defs.rollups.refresh import refresh
 from tds_platform.defs.rollups.schedules import range_tags
 from tds_platform.defs.rollups.sql import CAGG_REFRESH
 
@@ -178,3 +179,16 @@ def test_full_edition_refresh_statement_reaches_timescaledb(database_url: str) -
         with pytest.raises(DBAPIError, match=r"(?i)apache|continuous aggregate") as err:
             conn.execute(CAGG_REFRESH, window)
     assert "syntax" not in str(err.value).lower()
+
+
+def test_a_window_off_the_hour_is_rolled_up_slice_by_slice_exactly_and_nothing_outside_it(
+    fleet: tuple[str, list[Reading]],
+) -> None:
+    """Raw readings are aggregated an hour at a time from the window's start: a window that starts
+    and ends between hours (a retention horizon cuts it so) must still come out whole and exact."""
+    url, readings = fleet
+    start, end = FIRST_DAY + HOUR + 37 * MINUTE, FIRST_DAY + 4 * HOUR + 13 * MINUTE
+    result = refresh(engine_for(url), detect_edition_url(url), LEVELS[0], start, end)
+    wanted = {key: numbers for key, numbers in expected(readings, MINUTE).items() if start <= key[1] < end}
+    assert result.rows_written == len(wanted)
+    assert_same(stored(url, "telemetry_1m", FIRST_DAY, FIRST_DAY + DAY), wanted)
