@@ -1,4 +1,5 @@
-"""The pure part of a backfill: the resend window, the command message and the outcome of a gap.
+"""The pure part of a backfill: resend windows, which gaps share one command, the command message
+and the outcome of a gap.
 
 No I/O and no clock: callers pass `now`, so every rule here is tested with plain values. The
 command follows the simulator's resend protocol (tds_platform/simulate/commands.py), a contract.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -41,6 +43,17 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
+class GapSpan:
+    """A gap as the new-gap sensor batches it: whose silence it is and when (gap_end None: still open)."""
+
+    id: int
+    tenant: str
+    equipment: str
+    gap_start: datetime
+    gap_end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class GapJudgement:
     """What landed inside one gap after the resend: readings strictly inside it and the longest
     silence left between its edges; `limit_s` is the silence that counts as a gap (None: unknown)."""
@@ -65,6 +78,35 @@ def resend_window(gap_start: datetime, gap_end: datetime | None, now: datetime, 
     is asked for beyond now (the device cannot resend the future)."""
     end = now if gap_end is None else min(gap_end + margin, now)
     return Window(gap_start - margin, end)
+
+
+def union_window(windows: Sequence[Window]) -> Window:
+    """The one window covering all of `windows` (and whatever lies between them)."""
+    return Window(min(window.start for window in windows), max(window.end for window in windows))
+
+
+def batch_gaps(gaps: Sequence[GapSpan], now: datetime, margin: timedelta, slack: timedelta) -> list[tuple[int, ...]]:
+    """Gap ids grouped into one resend command each: gaps of one equipment whose resend windows
+    overlap or lie at most `slack` apart. A device silenced as a whole leaves one gap per metric at
+    nearly the same time, and one command answers them all; gaps further apart stay apart, because
+    one window spanning both would make the device resend everything between them.
+
+    Batches come in the order of their oldest gap in `gaps`, each with its ids sorted."""
+    per_equipment: dict[tuple[str, str], list[tuple[Window, int, int]]] = {}
+    for order, gap in enumerate(gaps):
+        window = resend_window(gap.gap_start, gap.gap_end, now, margin)
+        per_equipment.setdefault((gap.tenant, gap.equipment), []).append((window, order, gap.id))
+    batches: list[tuple[int, list[int]]] = []
+    for members in per_equipment.values():
+        reach: datetime | None = None
+        for window, order, gap_id in sorted(members, key=lambda member: member[0].start):
+            if reach is not None and window.start <= reach + slack:
+                batches[-1] = (min(batches[-1][0], order), [*batches[-1][1], gap_id])
+                reach = max(reach, window.end)
+            else:
+                batches.append((order, [gap_id]))
+                reach = window.end
+    return [tuple(sorted(ids)) for _, ids in sorted(batches)]
 
 
 def new_cmd_id(now: datetime) -> str:

@@ -1,5 +1,8 @@
-"""One gap backfill from request to outcome: mark requested, publish the resend command, follow the
+"""One gap backfill from request to outcome: mark requested, publish one resend command, follow the
 device's answer in tds.cmd_ack, wait for the resent readings to land, judge each gap and record it.
+
+A request covers one equipment: one gap, several gaps of it (one command over their union window,
+each gap still judged and recorded on its own), or a window an operator chose.
 
 Every state it reaches is written to tds.gaps before the next step, so a crash leaves a truthful
 record; it never writes readings itself (the stream writer lands them, idempotently).
@@ -8,7 +11,7 @@ record; it never writes readings itself (the stream writer lands them, idempoten
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +31,7 @@ from tds_platform.backfill.plan import (
     new_cmd_id,
     resend_command,
     resend_window,
+    union_window,
 )
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.backfill.store import Gap
@@ -44,7 +48,7 @@ class BackfillRequest:
     tenant: str
     site: str | None
     equipment: str
-    metric: str | None  # None: every metric of the equipment
+    metrics: tuple[str, ...] | None  # None: every metric of the equipment
     window: Window
     series_ids: tuple[int, ...]
     gaps: tuple[Gap, ...] = ()
@@ -75,21 +79,35 @@ class BackfillReport:
         request = self.request
         return {
             "cmd_id": self.cmd_id, "tenant": request.tenant, "equipment": request.equipment,
-            "metric": request.metric or "(all)", "window_start": iso(request.window.start),
+            "metrics": ", ".join(request.metrics) if request.metrics else "(all)",
+            "window_start": iso(request.window.start),
             "window_end": iso(request.window.end), "device_answer": self.answer or "none",
             "readings_landed": self.readings_landed,
             "gaps": ", ".join(f"{gap_id}={outcome.value}" for gap_id, outcome in self.outcomes.items()) or "-",
         }
 
 
-def request_for_gap(engine: Engine, gap_id: int, settings: BackfillSettings, now: datetime) -> BackfillRequest:
+def request_for_gaps(engine: Engine, gap_ids: Sequence[int], settings: BackfillSettings,
+                     now: datetime) -> BackfillRequest | None:
+    """One request for gaps of one equipment: their metrics over the union of their resend windows.
+
+    Gaps that data already cleared are left out (nothing to ask for); None when that is all of them.
+    The metrics are named rather than left out (= every metric) so the device resends only series
+    that have a gap, exactly as a single gap's request names its one metric."""
     with engine.connect() as conn:
-        found = store.gap(conn, gap_id)
-    if found is None:
-        raise BackfillRequestError(f"there is no gap with id {gap_id} in tds.gaps")
-    window = resend_window(found.gap_start, found.gap_end, now, timedelta(seconds=settings.margin_s))
-    return BackfillRequest(found.tenant, found.site, found.equipment, found.metric, window, (found.series_id,),
-                           (found,))
+        found = store.gaps(conn, gap_ids)
+    if unknown := sorted(set(gap_ids) - {gap.id for gap in found}):
+        raise BackfillRequestError(f"there is no gap with id {', '.join(map(str, unknown))} in tds.gaps")
+    if len({(gap.tenant, gap.equipment) for gap in found}) > 1:
+        raise BackfillRequestError("the gaps belong to more than one equipment; give the gaps of one equipment per run")
+    current = tuple(gap for gap in found if gap.cleared_at is None)
+    if not current:
+        return None
+    margin = timedelta(seconds=settings.margin_s)
+    window = union_window([resend_window(gap.gap_start, gap.gap_end, now, margin) for gap in current])
+    first = current[0]
+    return BackfillRequest(first.tenant, first.site, first.equipment, tuple(sorted({gap.metric for gap in current})),
+                           window, tuple(sorted({gap.series_id for gap in current})), current)
 
 
 def request_for_window(engine: Engine, tenant: str, equipment: str, metric: str | None, window: Window,
@@ -100,7 +118,8 @@ def request_for_window(engine: Engine, tenant: str, equipment: str, metric: str 
     if not series_ids:
         named = f"{tenant}/{equipment}" + (f" metric {metric}" if metric else "")
         raise BackfillRequestError(f"no series {named} is registered in tds.metric_spec; check the names")
-    return BackfillRequest(tenant, site, equipment, metric, window, tuple(series_ids), tuple(gaps))
+    return BackfillRequest(tenant, site, equipment, (metric,) if metric else None, window, tuple(series_ids),
+                           tuple(gaps))
 
 
 class Backfill:
@@ -125,10 +144,9 @@ class Backfill:
         if request.site is None:
             self._finish_unanswered(report, "the equipment has no site, so its cmd topic cannot be named")
             return report
-        metrics = (request.metric,) if request.metric else None
         try:
             publish_command(self.mqtt_url, cmd_topic(request.tenant, request.site, request.equipment),
-                            resend_command(report.cmd_id, request.window, metrics, now))
+                            resend_command(report.cmd_id, request.window, request.metrics, now))
         except CommandError as error:
             self._finish_unanswered(report, f"the command could not be sent: {error}")
             raise

@@ -25,6 +25,13 @@ class BackfillSettings(BaseSettings):
     open_gap_min_age_s: float = Field(
         default=900.0, ge=0, description="the sensor requests an open gap once its silence has lasted this long"
     )
-    max_requests_per_tick: int = Field(default=10, ge=1, description="backfill runs the sensor requests per tick")
+    batch_slack_s: float = Field(
+        default=300.0, ge=0,
+        description="gaps of one equipment whose resend windows are at most this far apart share one run and command "
+                    "(the device then also resends what lies between them)",
+    )
+    max_requests_per_tick: int = Field(
+        default=10, ge=1, description="backfill runs (each one equipment's batch of gaps) the sensor requests per tick"
+    )
     lookback_days: float = Field(default=7.0, gt=0, description="the sensor ignores gaps that started earlier")
     sensor_interval_s: int = Field(default=60, ge=10, description="how often the new-gap sensor looks")

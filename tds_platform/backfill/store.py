@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, INTEGER
 
-from tds_platform.backfill.plan import GapJudgement, Outcome, Window
+from tds_platform.backfill.plan import GapJudgement, GapSpan, Outcome, Window
 
 # The interval a silence is judged by, as the quality definitions say: the registry's, else the
 # median spacing of the 24 h before the point of interest.
@@ -27,7 +27,8 @@ JOIN tds.metric_spec s ON s.tenant = g.tenant AND s.equipment = g.equipment AND 
 JOIN tds.equipment e ON e.tenant = g.tenant AND e.equipment = g.equipment
 """
 
-SELECT_GAP = text(f"SELECT {_GAP_COLUMNS} WHERE g.id = :gap_id")
+SELECT_GAPS = text(f"SELECT {_GAP_COLUMNS} WHERE g.id = ANY(:gap_ids) ORDER BY g.metric, g.gap_start, g.id").bindparams(
+    bindparam("gap_ids", type_=ARRAY(BIGINT)))
 
 # Gaps of the chosen series that the window touches (an open gap reaches up to now).
 SELECT_GAPS_IN_WINDOW = text(f"""
@@ -47,15 +48,27 @@ ORDER BY s.series_id
 
 # Gaps the new-gap sensor may request: never requested, still current, recent enough, and either
 # closed or silent for long enough; minus those already requested whose run has not started yet.
-# Oldest first, so a burst of gaps is worked through in order.
+# All of them for the `limit` equipments whose oldest such gap is oldest: the sensor batches an
+# equipment's gaps together and requests at most `limit` runs, and each equipment makes at least
+# one run, so the oldest runs are among these (reading only `limit` gaps could cut a batch short
+# and ask the same device twice for one window). Oldest first, so a burst is worked through in order.
 SELECT_REQUESTABLE = text("""
-SELECT g.id
-FROM tds.gaps g
-WHERE g.backfill_status = 'none' AND g.cleared_at IS NULL AND g.gap_start >= :since
-  AND (g.gap_end IS NOT NULL OR g.gap_start <= :open_before)
-  AND g.id <> ALL(:already)
-ORDER BY g.gap_start, g.id
-LIMIT :limit
+WITH requestable AS (
+    SELECT g.id, g.tenant, g.equipment, g.gap_start, g.gap_end
+    FROM tds.gaps g
+    WHERE g.backfill_status = 'none' AND g.cleared_at IS NULL AND g.gap_start >= :since
+      AND (g.gap_end IS NOT NULL OR g.gap_start <= :open_before)
+      AND g.id <> ALL(:already)
+),
+oldest AS (
+    SELECT tenant, equipment FROM requestable
+    GROUP BY tenant, equipment
+    ORDER BY min(gap_start), min(id)
+    LIMIT :limit
+)
+SELECT r.id, r.tenant, r.equipment, r.gap_start, r.gap_end
+FROM requestable r JOIN oldest o ON o.tenant = r.tenant AND o.equipment = r.equipment
+ORDER BY r.gap_start, r.id
 """).bindparams(bindparam("already", type_=ARRAY(BIGINT)))
 
 # Of the gaps requested earlier, those whose run has not marked them yet (still 'none').
@@ -125,9 +138,9 @@ class Gap:
     backfill_status: str
 
 
-def gap(conn: Connection, gap_id: int) -> Gap | None:
-    row = conn.execute(SELECT_GAP, {"gap_id": gap_id}).one_or_none()
-    return None if row is None else Gap(*row)
+def gaps(conn: Connection, gap_ids: Sequence[int]) -> list[Gap]:
+    """The gaps with these ids that exist (with their series and site), by metric."""
+    return [Gap(*row) for row in conn.execute(SELECT_GAPS, {"gap_ids": list(gap_ids)})]
 
 
 def gaps_in_window(conn: Connection, tenant: str, equipment: str, metric: str | None, window: Window,
@@ -143,11 +156,12 @@ def series(conn: Connection, tenant: str, equipment: str, metric: str | None) ->
     return [row.series_id for row in rows], (rows[0].site if rows else None)
 
 
-def requestable_gaps(conn: Connection, since: datetime, open_before: datetime, limit: int,
-                     already: Sequence[int]) -> list[int]:
-    rows = conn.execute(SELECT_REQUESTABLE, {"since": since, "open_before": open_before, "limit": limit,
+def requestable_gaps(conn: Connection, since: datetime, open_before: datetime, equipment_limit: int,
+                     already: Sequence[int]) -> list[GapSpan]:
+    """Every requestable gap of the `equipment_limit` equipments with the oldest ones, oldest first."""
+    rows = conn.execute(SELECT_REQUESTABLE, {"since": since, "open_before": open_before, "limit": equipment_limit,
                                              "already": list(already)})
-    return list(rows.scalars())
+    return [GapSpan(*row) for row in rows]
 
 
 def waiting_gaps(conn: Connection, gap_ids: Sequence[int], since: datetime) -> list[int]:

@@ -1,9 +1,10 @@
-"""The `gap_backfill` job: one gap by id (what the sensor launches), or an equipment and window an
-operator chooses in the Launchpad.
+"""The `gap_backfill` job: gaps of one equipment by id (what the sensor launches, one run per batch),
+one gap by id, or an equipment and window an operator chooses in the Launchpad.
 
 The op only turns config into a request, runs `tds_platform.backfill` and reports; when readings
-landed it records the window as an observation of `telemetry`, which the refresh sensor turns into
-rollup and quality re-materializations. It never writes readings or gap boundaries.
+landed it records the window (for a batch, the union window its one command asked for) as an
+observation of `telemetry`, which the refresh sensor turns into rollup and quality
+re-materializations. It never writes readings or gap boundaries.
 """
 
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from tds_platform.backfill.run import (
     Backfill,
     BackfillRequest,
     BackfillRequestError,
-    request_for_gap,
+    request_for_gaps,
     request_for_window,
 )
 from tds_platform.backfill.settings import BackfillSettings
@@ -32,9 +33,14 @@ WINDOW_START, WINDOW_END = "backfill_window_start", "backfill_window_end"
 
 
 class GapBackfillConfig(dg.Config):
-    """Either `gap_id`, or `tenant` + `equipment` + `window_start` + `window_end` (+ optional `metric`)."""
+    """`gap_id`, or `gap_ids`, or `tenant` + `equipment` + `window_start` + `window_end` (+ optional `metric`).
+
+    `gap_id` stays beside `gap_ids` because Dagster config has no "one id or a list" type, and one id
+    is what an operator types in the Launchpad; the sensor always sends `gap_ids`."""
 
     gap_id: int | None = Field(default=None, description="a tds.gaps id: resend that gap (with the margin)")
+    gap_ids: list[int] | None = Field(
+        default=None, description="tds.gaps ids of one equipment: one resend over their union window, each gap judged")
     tenant: str | None = Field(default=None, description="with equipment and a window: resend that window")
     equipment: str | None = None
     metric: str | None = Field(default=None, description="one metric; empty = every metric of the equipment")
@@ -50,16 +56,28 @@ def _instant(value: str, name: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def named_gaps(config: GapBackfillConfig) -> list[int] | None:
+    """The gap ids the config names (None: it names a window instead); BackfillRequestError for both
+    `gap_id` and `gap_ids`, or an empty list."""
+    if config.gap_id is not None and config.gap_ids is not None:
+        raise BackfillRequestError("give either gap_id or gap_ids, not both")
+    if config.gap_ids is not None and not config.gap_ids:
+        raise BackfillRequestError("gap_ids is empty; give at least one tds.gaps id")
+    return [config.gap_id] if config.gap_id is not None else config.gap_ids
+
+
 def build_request(config: GapBackfillConfig, database: DatabaseResource, settings: BackfillSettings,
-                  now: datetime) -> BackfillRequest:
-    """BackfillRequestError (one sentence) for config that names nothing, or both a gap and a window."""
+                  now: datetime) -> BackfillRequest | None:
+    """The request the config names; None when every named gap was already cleared by data that
+    arrived. BackfillRequestError (one sentence) for config that names nothing, or gaps and a window."""
     window_fields = (config.tenant, config.equipment, config.window_start, config.window_end)
-    if config.gap_id is not None:
+    gap_ids = named_gaps(config)
+    if gap_ids is not None:
         if any(window_fields):
-            raise BackfillRequestError("give either gap_id or tenant/equipment/window, not both")
-        return request_for_gap(database.engine(), config.gap_id, settings, now)
+            raise BackfillRequestError("give either gap ids or tenant/equipment/window, not both")
+        return request_for_gaps(database.engine(), gap_ids, settings, now)
     if not all(window_fields):
-        raise BackfillRequestError("give gap_id, or tenant, equipment, window_start and window_end")
+        raise BackfillRequestError("give gap_id, gap_ids, or tenant, equipment, window_start and window_end")
     try:
         window = Window(_instant(config.window_start, "window_start"), _instant(config.window_end, "window_end"))
     except ValueError as error:
@@ -67,18 +85,25 @@ def build_request(config: GapBackfillConfig, database: DatabaseResource, setting
     return request_for_window(database.engine(), config.tenant, config.equipment, config.metric or None, window, now)
 
 
+def cleared_gaps(config: GapBackfillConfig, request: BackfillRequest | None) -> list[int]:
+    """The gaps the config names that the request leaves out because data already cleared them."""
+    asked = {gap.id for gap in request.gaps} if request is not None else set()
+    return sorted(set(named_gaps(config) or ()) - asked)
+
+
 def build_backfill_job(settings: BackfillSettings, quality: QualitySettings) -> dg.JobDefinition:
-    @dg.op(name=OP_NAME, description="Ask the equipment to resend the window, follow its answer, judge the gaps.")
+    @dg.op(name=OP_NAME, description="Ask the equipment once to resend the window, follow its answer, judge each gap.")
     def backfill_gap(context: dg.OpExecutionContext, config: GapBackfillConfig, database: DatabaseResource,
                      command_broker: CommandBrokerResource) -> None:
         try:
             request = build_request(config, database, settings, datetime.now(UTC))
         except BackfillRequestError as error:
             raise dg.Failure(description=str(error)) from None
-        cleared = [gap.id for gap in request.gaps if gap.cleared_at is not None]
+        cleared = cleared_gaps(config, request)
         if cleared:
-            context.log.info(f"gap {cleared[0]} was already cleared by data that arrived; nothing to ask for")
-            context.add_output_metadata({"skipped": f"gap {cleared[0]} already cleared"})
+            context.log.info(f"gaps {cleared} were already cleared by data that arrived; not asked for")
+        if request is None:
+            context.add_output_metadata({"skipped": f"gaps {cleared} already cleared"})
             return
         backfill = Backfill(database.engine(), command_broker.resolved_url(), settings, quality.gap_factor)
         try:
@@ -97,8 +122,9 @@ def build_backfill_job(settings: BackfillSettings, quality: QualitySettings) -> 
     # Repairs queue behind the schedules (priority -1) and run two at a time, so a burst of old gaps
     # never starves the rollup and quality refreshes of run slots.
     @dg.job(name=JOB_NAME, tags={"tds/domain": "backfill", "dagster/priority": "-1"},
-            description="Repair a gap: ask the equipment to resend it (MQTT cmd), wait for the data, record the "
-                        "outcome in tds.gaps. Config: gap_id, or tenant/equipment/[metric]/window_start/window_end.")
+            description="Repair gaps of one equipment: ask it once to resend them (MQTT cmd), wait for the data, "
+                        "record each gap's outcome in tds.gaps. Config: gap_id, gap_ids (one equipment), or "
+                        "tenant/equipment/[metric]/window_start/window_end.")
     def gap_backfill() -> None:
         backfill_gap()
 

@@ -1,17 +1,21 @@
 """The backfill sensors: new gaps -> `gap_backfill` runs, and finished backfills -> rollup/quality refreshes.
 
 Built by small factories from BackfillSettings so tests pass their own. The new-gap sensor asks
-for each gap once (run key per gap, plus a cursor of requests whose run has not started); the
-refresh sensor coalesces every backfill that finished since its last tick into one group of
-refreshes, only requests runs of assets defined elsewhere and never writes data itself.
+for each gap once, batching the close-together gaps of one equipment into one run (run key from
+the batch's gap ids, plus a cursor of requested gaps whose run has not started); the refresh
+sensor coalesces every backfill that finished since its last tick into one group of refreshes,
+only requests runs of assets defined elsewhere and never writes data itself.
 """
 
+import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from tds_platform.backfill import store
+from tds_platform.backfill.plan import batch_gaps
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.defs.backfill.jobs import JOB_NAME, OP_NAME, TELEMETRY, WINDOW_END, WINDOW_START, GapBackfillConfig
 from tds_platform.defs.backfill.refresh import (
@@ -26,7 +30,12 @@ from tds_platform.defs.backfill.refresh import (
 )
 from tds_platform.defs.resources import DatabaseResource
 
-GAP_TAG = "tds/gap_id"
+# Which gaps a gap_backfill run covers, for filtering and reading in the UI (the full list is in its
+# run config): the ids (the first few, for a large batch), how many, and whose they are.
+GAP_IDS_TAG, GAP_COUNT_TAG = "tds/gap_ids", "tds/gap_count"
+TENANT_TAG, EQUIPMENT_TAG = "tds/tenant", "tds/equipment"
+# Run keys and tags are indexed by Dagster's run storage; past this length a list of ids is shortened.
+MAX_LISTED_CHARS = 120
 # On its first tick the refresh sensor looks this far back for finished runs.
 FIRST_LOOK_BACK = timedelta(hours=1)
 # Submitted runs that have not begun executing: whatever landed before now is there when they read.
@@ -35,29 +44,65 @@ FIRST_LOOK_BACK = timedelta(hours=1)
 PENDING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING]
 
 
-def gap_run_request(gap_id: int) -> dg.RunRequest:
-    config = dg.RunConfig(ops={OP_NAME: GapBackfillConfig(gap_id=gap_id)})
-    return dg.RunRequest(run_key=f"gap-{gap_id}", run_config=config, tags={GAP_TAG: str(gap_id)})
+def batch_run_key(gap_ids: Sequence[int]) -> str:
+    """Deterministic and unique per set of gaps: `gap-<id>` for one (the key single-gap runs always
+    had), `gaps-<id>-<id>...` for a batch, and for a batch too long to list its first and last id,
+    count and a digest of all ids. A gap is in one batch only, so no two batches share a key."""
+    ids = sorted(gap_ids)
+    if len(ids) == 1:
+        return f"gap-{ids[0]}"
+    listed = "gaps-" + "-".join(map(str, ids))
+    if len(listed) <= MAX_LISTED_CHARS:
+        return listed
+    digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
+    return f"gaps-{ids[0]}-to-{ids[-1]}-n{len(ids)}-{digest}"
+
+
+def listed_ids(gap_ids: Sequence[int]) -> str:
+    """The ids comma-separated, or as many as fit and `+<n> more`."""
+    ids = [str(gap_id) for gap_id in sorted(gap_ids)]
+    shown = ids
+    while len(",".join(shown)) > MAX_LISTED_CHARS:
+        shown = shown[:-1]
+    return ",".join(shown) + (f",+{len(ids) - len(shown)} more" if len(shown) < len(ids) else "")
+
+
+def gap_run_request(gap_ids: Sequence[int], tenant: str, equipment: str) -> dg.RunRequest:
+    """One gap_backfill run for a batch of one equipment's gaps."""
+    config = dg.RunConfig(ops={OP_NAME: GapBackfillConfig(gap_ids=list(gap_ids))})
+    tags = {GAP_IDS_TAG: listed_ids(gap_ids), GAP_COUNT_TAG: str(len(gap_ids)), TENANT_TAG: tenant,
+            EQUIPMENT_TAG: equipment}
+    return dg.RunRequest(run_key=batch_run_key(gap_ids), run_config=config, tags=tags)
 
 
 def build_new_gap_sensor(job: dg.JobDefinition, settings: BackfillSettings) -> dg.SensorDefinition:
+    """TDS_BACKFILL_MAX_REQUESTS_PER_TICK counts runs, not gaps: a run is what takes a run slot and
+    seconds to start, and counting gaps could split one equipment's batch over two ticks (two
+    commands for one window)."""
+    margin, slack = timedelta(seconds=settings.margin_s), timedelta(seconds=settings.batch_slack_s)
+
     @dg.sensor(name="new_gap_backfills", job=job, minimum_interval_seconds=settings.sensor_interval_s,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Launch gap_backfill for each new gap: closed ones at once, open ones once their silence "
-                           "has lasted TDS_BACKFILL_OPEN_GAP_MIN_AGE_S; at most TDS_BACKFILL_MAX_REQUESTS_PER_TICK.")
+               description="Launch gap_backfill for new gaps: closed ones at once, open ones once their silence has "
+                           "lasted TDS_BACKFILL_OPEN_GAP_MIN_AGE_S; one run per equipment for its gaps that lie within "
+                           "TDS_BACKFILL_BATCH_SLACK_S of each other; at most TDS_BACKFILL_MAX_REQUESTS_PER_TICK runs.")
     def new_gap_backfills(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult:
         now = datetime.now(UTC)
         since = now - timedelta(days=settings.lookback_days)
         earlier = json.loads(context.cursor) if context.cursor else []
         with database.engine().connect() as conn:
             waiting = store.waiting_gaps(conn, earlier, since) if earlier else []
-            new = store.requestable_gaps(conn, since, now - timedelta(seconds=settings.open_gap_min_age_s),
-                                         settings.max_requests_per_tick, waiting)
+            spans = store.requestable_gaps(conn, since, now - timedelta(seconds=settings.open_gap_min_age_s),
+                                           settings.max_requests_per_tick, waiting)
+        batches = batch_gaps(spans, now, margin, slack)[:settings.max_requests_per_tick]
+        new = [gap_id for batch in batches for gap_id in batch]
         cursor = json.dumps(sorted(set(waiting) | set(new)))
-        if not new:
+        if not batches:
             return dg.SensorResult(skip_reason=dg.SkipReason("no new gap to backfill"), cursor=cursor)
-        context.log.info(f"requesting backfills for gaps {new}")
-        return dg.SensorResult(run_requests=[gap_run_request(gap_id) for gap_id in new], cursor=cursor)
+        context.log.info(f"requesting backfills for gaps {[list(batch) for batch in batches]}")
+        owner = {span.id: (span.tenant, span.equipment) for span in spans}
+        return dg.SensorResult(run_requests=[gap_run_request(batch, *owner[batch[0]]) for batch in batches],
+                               cursor=cursor)
 
     return new_gap_backfills
 

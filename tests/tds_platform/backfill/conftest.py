@@ -1,9 +1,10 @@
-"""A real stream writer and a tiny fake device on the session broker, over a known gap.
+"""A real stream writer and tiny fake devices on the session broker, over known gaps.
 
-Each test gets its own database and tenant (its writer only subscribes to that tenant), a series
-with a 10 s interval whose readings are landed directly except for a silence (the gap), and a
-device that answers resend commands from its own memory of every reading: accepted -> readings
--> done, or partial (it forgot the second half of the gap), or nothing at all.
+Each test gets its own database and tenant (its writer only subscribes to that tenant), series
+with a 10 s interval whose readings are landed directly except for silences (the gaps; one
+equipment may have several metrics and several silences), and devices that answer resend commands
+from their own memory of every reading: accepted -> readings -> done, or partial (they forgot the
+end of the window), an error, or nothing at all.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ class FakeDevice:
     site: str
     equipment: str
     memory: list[datetime]
-    mode: str = "done"  # done | partial | silent
+    mode: str = "done"  # done | partial | error | silent
     forget_after: datetime | None = None  # partial: readings after this were evicted
+    metrics: tuple[str, ...] = ("temp",)  # each read at every instant of `memory`
     commands: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -80,12 +82,16 @@ class FakeDevice:
         self.commands.append(command)
         if self.mode == "silent":
             return
+        if self.mode == "error":
+            self._ack(command["cmd_id"], "error", "buffer unavailable")
+            return
         start, end = (datetime.fromisoformat(command["args"][k]) for k in ("from", "to"))
-        held = [ts for ts in self.memory if start <= ts < end
-                and (self.forget_after is None or ts <= self.forget_after)]
+        metrics = command["args"].get("metrics", self.metrics)
+        held = [(ts, metric) for ts in self.memory if start <= ts < end
+                and (self.forget_after is None or ts <= self.forget_after) for metric in metrics]
         self._ack(command["cmd_id"], "accepted")
         for i in range(0, len(held), 100):
-            points = [{"name": "temp", "t": "float", "v": 20.0, "ts": iso(ts)} for ts in held[i:i + 100]]
+            points = [{"name": metric, "t": "float", "v": 20.0, "ts": iso(ts)} for ts, metric in held[i:i + 100]]
             payload = {"schema": "v1", "ts": iso(datetime.now(UTC)), "points": points,
                        "meta": {"resend": command["cmd_id"]}}
             self.client.publish(self.topic("telem"), json.dumps(payload), qos=1)
@@ -123,35 +129,48 @@ class BackfillRig:
 
     def seed(self, interval_s: float | None = INTERVAL_S) -> int:
         """The registry, every reading except the silence, and the gap row; returns the gap id."""
+        return self.seed_equipment(self.equipment, {"temp": [(17, 36)]}, interval_s)[0]
+
+    def seed_equipment(self, equipment: str, silences: dict[str, list[tuple[int, int]]],
+                       interval_s: float | None = INTERVAL_S) -> list[int]:
+        """An equipment with one series per metric of `silences`, each missing the readings strictly
+        between the `every` indexes of each of its silences, and one gap row per silence; returns
+        the gap ids in the order given."""
+        gap_ids = []
         with psycopg.connect(self.url) as conn:
             conn.execute("INSERT INTO tds.equipment (tenant, equipment, site) VALUES (%s, %s, %s)",
-                         (self.tenant, self.equipment, self.site))
-            series_id = conn.execute(
-                "INSERT INTO tds.metric_spec (tenant, equipment, metric, expected_interval_s) "
-                "VALUES (%s, %s, 'temp', %s) RETURNING series_id", (self.tenant, self.equipment, interval_s),
-            ).fetchone()[0]
-            with conn.cursor() as cur:
-                cur.executemany("INSERT INTO tds.telemetry_raw (series_id, ts, value) VALUES (%s, %s, 20.0)",
-                                [(series_id, ts) for ts in self.every if ts not in self.missing])
-            return conn.execute(
-                "INSERT INTO tds.gaps (tenant, equipment, metric, series_id, gap_start, gap_end, duration_s) "
-                "VALUES (%s, %s, 'temp', %s, %s, %s, %s) RETURNING id",
-                (self.tenant, self.equipment, series_id, self.gap_start, self.gap_end,
-                 (self.gap_end - self.gap_start).total_seconds()),
-            ).fetchone()[0]
+                         (self.tenant, equipment, self.site))
+            for metric, spans in silences.items():
+                series_id = conn.execute(
+                    "INSERT INTO tds.metric_spec (tenant, equipment, metric, expected_interval_s) "
+                    "VALUES (%s, %s, %s, %s) RETURNING series_id", (self.tenant, equipment, metric, interval_s),
+                ).fetchone()[0]
+                missing = {self.every[k] for first, last in spans for k in range(first + 1, last)}
+                with conn.cursor() as cur:
+                    cur.executemany("INSERT INTO tds.telemetry_raw (series_id, ts, value) VALUES (%s, %s, 20.0)",
+                                    [(series_id, ts) for ts in self.every if ts not in missing])
+                for first, last in spans:
+                    start, end = self.every[first], self.every[last]
+                    gap_ids.append(conn.execute(
+                        "INSERT INTO tds.gaps (tenant, equipment, metric, series_id, gap_start, gap_end, duration_s) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                        (self.tenant, equipment, metric, series_id, start, end, (end - start).total_seconds()),
+                    ).fetchone()[0])
+        return gap_ids
 
     def gap(self, gap_id: int) -> dict:
         with psycopg.connect(self.url, row_factory=psycopg.rows.dict_row) as conn:
             return conn.execute("SELECT * FROM tds.gaps WHERE id = %s", (gap_id,)).fetchone()
 
-    def landed(self) -> list[datetime]:
-        rows = self.query("SELECT ts FROM tds.telemetry WHERE tenant = %s AND equipment = %s ORDER BY ts",
-                          self.tenant, self.equipment)
+    def landed(self, equipment: str | None = None, metric: str = "temp") -> list[datetime]:
+        rows = self.query("SELECT ts FROM tds.telemetry WHERE tenant = %s AND equipment = %s AND metric = %s "
+                          "ORDER BY ts", self.tenant, equipment or self.equipment, metric)
         return [row[0] for row in rows]
 
-    def device(self, mode: str = "done", forget_after: datetime | None = None) -> FakeDevice:
-        device = FakeDevice(self.stack.device_mqtt_url(self.tenant), self.tenant, self.site, self.equipment,
-                            self.every, mode, forget_after)
+    def device(self, mode: str = "done", forget_after: datetime | None = None, equipment: str | None = None,
+               metrics: tuple[str, ...] = ("temp",)) -> FakeDevice:
+        device = FakeDevice(self.stack.device_mqtt_url(self.tenant), self.tenant, self.site,
+                            equipment or self.equipment, self.every, mode, forget_after, metrics)
         self.devices.append(device)
         return device
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tds_platform.backfill.run import Backfill, BackfillRequestError, request_for_gap
+from tds_platform.backfill.run import Backfill, BackfillRequestError, request_for_gaps
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.db.engine import engine_for
 
@@ -15,7 +15,7 @@ GAP_FACTOR = 3.0
 
 def backfill(rig, gap_id: int, settings: BackfillSettings):
     engine = engine_for(rig.url)
-    request = request_for_gap(engine, gap_id, settings, rig.every[-1] + timedelta(hours=1))
+    request = request_for_gaps(engine, [gap_id], settings, rig.every[-1] + timedelta(hours=1))
     return Backfill(engine, rig.stack.platform_mqtt_url(), settings, GAP_FACTOR).run(request)
 
 
@@ -71,4 +71,4 @@ def test_a_device_that_never_answers_makes_the_gap_unfillable_after_the_timeout(
 
 def test_an_unknown_gap_is_refused_in_one_sentence(rig, fast: BackfillSettings) -> None:
     with pytest.raises(BackfillRequestError, match="there is no gap with id 999999"):
-        request_for_gap(engine_for(rig.url), 999999, fast, rig.t0)
+        request_for_gaps(engine_for(rig.url), [999999], fast, rig.t0)

@@ -1,13 +1,18 @@
-"""The gap_backfill job as an operator launches it (equipment + window), and the refresh it triggers:
-stage 1 re-materializes the hourly rollups over the window, stage 2 the daily one after stage 1 succeeded."""
+"""The gap_backfill job as the new-gap sensor launches it (one run per equipment's batch of gaps: one
+command, each gap judged on its own) and as an operator launches it (one gap id, or equipment +
+window), and the refresh it triggers: stage 1 re-materializes the hourly rollups over the window,
+stage 2 the daily one after stage 1 succeeded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import dagster as dg
 import psycopg
+import pytest
 
+from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.defs import rollups as rollups_defs
 from tds_platform.defs import sources as sources_defs
 from tds_platform.defs.backfill.jobs import build_backfill_job
@@ -20,10 +25,13 @@ from tds_platform.defs.backfill.refresh import (
     run_requests,
 )
 from tds_platform.defs.backfill.resources import CommandBrokerResource
-from tds_platform.defs.backfill.sensors import build_refresh_sensor
+from tds_platform.defs.backfill.sensors import build_new_gap_sensor, build_refresh_sensor, landed_window
 from tds_platform.defs.partitions import hourly_partitions
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.quality.settings import QualitySettings
+from tests.tds_platform.backfill.conftest import BackfillRig, iso
+
+CHILLER_METRICS = ("corrente", "pressao", "running", "temp_agua_entrada", "temp_agua_saida")
 
 
 def hour_key(moment) -> str:
@@ -100,3 +108,136 @@ def test_single_run_assets_get_one_run_over_the_partition_range(rig) -> None:
     assert request.partition_key is None
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
         hour_key(rig.t0), hour_key(rig.t0 + timedelta(hours=2)))
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.DagsterInstance.ephemeral() as test_instance:
+        yield test_instance
+
+
+def resources_for(rig: BackfillRig) -> dict[str, object]:
+    return {"database": DatabaseResource(url=rig.url),
+            "command_broker": CommandBrokerResource(url=rig.stack.platform_mqtt_url())}
+
+
+def sensor_requests(rig: BackfillRig, settings: BackfillSettings, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
+    """What one tick of the new-gap sensor asks for over the rig's gaps."""
+    sensor = build_new_gap_sensor(build_backfill_job(settings, QualitySettings()), settings)
+    context = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource(url=rig.url)})
+    return list(sensor(context).run_requests or [])
+
+
+def launch(rig: BackfillRig, settings: BackfillSettings, instance: dg.DagsterInstance,
+           request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """The run the daemon would start for the request."""
+    job = build_backfill_job(settings, QualitySettings())
+    return job.execute_in_process(run_config=request.run_config, instance=instance, resources=resources_for(rig),
+                                  tags=request.tags, raise_on_error=False)
+
+
+def test_one_run_and_one_command_repair_every_gap_of_a_silent_equipment(
+        rig: BackfillRig, fast: BackfillSettings, instance: dg.DagsterInstance) -> None:
+    gap_ids = rig.seed_equipment(rig.equipment, {metric: [(17, 36)] for metric in CHILLER_METRICS})
+    rig.start_writer()
+    device = rig.device("done", metrics=CHILLER_METRICS)
+
+    [request] = sensor_requests(rig, fast, instance)
+    result = launch(rig, fast, instance, request)
+
+    assert result.success
+    [command] = device.commands
+    assert command["args"] == {"from": iso(rig.every[15]), "to": iso(rig.every[38]), "metrics": list(CHILLER_METRICS)}
+    gaps = [rig.gap(gap_id) for gap_id in gap_ids]
+    assert [gap["backfill_status"] for gap in gaps] == ["filled"] * 5
+    assert {(gap["backfill_cmd_id"], gap["backfill_from"], gap["backfill_to"]) for gap in gaps} == {
+        (command["cmd_id"], rig.every[15], rig.every[38])}
+    assert all(gap["backfill_detail"].startswith("device answered done (115 readings resent); 18 readings inside")
+               for gap in gaps)
+    assert all(rig.landed(metric=metric) == rig.every for metric in CHILLER_METRICS)
+    assert landed_window(instance, result.run_id) == dg.TimeWindow(rig.every[15], rig.every[38]), \
+        "the refresh sensor reads the one union window from the run's telemetry observation"
+    assert sensor_requests(rig, fast, instance) == [], "the gaps are marked: the next tick asks for nothing"
+
+
+def test_each_gap_of_a_batch_is_judged_on_its_own(
+        rig: BackfillRig, fast: BackfillSettings, instance: dg.DagsterInstance) -> None:
+    short, long = rig.seed_equipment(rig.equipment, {"temp": [(10, 20)], "pressao": [(18, 40)]})
+    rig.start_writer()
+    device = rig.device("partial", forget_after=rig.every[25], metrics=("temp", "pressao"))
+
+    [request] = sensor_requests(rig, fast, instance)
+    assert launch(rig, fast, instance, request).success
+
+    [command] = device.commands
+    assert command["args"] == {"from": iso(rig.every[8]), "to": iso(rig.every[42]), "metrics": ["pressao", "temp"]}
+    assert rig.gap(short)["backfill_status"] == "filled", "all it missed was still in the device's memory"
+    assert rig.gap(long)["backfill_status"] == "partially_filled"
+    assert "device answered partial" in rig.gap(long)["backfill_detail"]
+    assert "7 readings inside the gap, longest silence 150 s (limit 30 s)" in rig.gap(long)["backfill_detail"]
+
+
+def test_a_device_error_marks_every_gap_of_the_batch_as_for_a_single_gap(
+        rig: BackfillRig, fast: BackfillSettings, instance: dg.DagsterInstance) -> None:
+    metrics = CHILLER_METRICS[:3]
+    gap_ids = rig.seed_equipment(rig.equipment, {metric: [(17, 36)] for metric in metrics})
+    rig.start_writer()
+    device = rig.device("error", metrics=metrics)
+
+    [request] = sensor_requests(rig, fast, instance)
+    result = launch(rig, fast, instance, request)
+
+    assert result.success and len(device.commands) == 1
+    for gap_id in gap_ids:
+        gap = rig.gap(gap_id)
+        assert gap["backfill_status"] == "unfillable"
+        assert gap["backfill_detail"].startswith("device answered error (buffer unavailable); 0 readings inside")
+    assert landed_window(instance, result.run_id) is None, "nothing landed: nothing to refresh"
+
+
+def test_gaps_cleared_before_the_run_are_left_out_of_its_command(
+        rig: BackfillRig, fast: BackfillSettings, instance: dg.DagsterInstance) -> None:
+    cleared, current = rig.seed_equipment(rig.equipment, {"temp": [(17, 36)], "pressao": [(20, 30)]})
+    rig.start_writer()
+    device = rig.device("done", metrics=("temp", "pressao"))
+    [request] = sensor_requests(rig, fast, instance)
+    rig.query("UPDATE tds.gaps SET cleared_at = now() WHERE id = %s RETURNING id", cleared)
+
+    assert launch(rig, fast, instance, request).success
+
+    [command] = device.commands
+    assert command["args"] == {"from": iso(rig.every[18]), "to": iso(rig.every[32]), "metrics": ["pressao"]}
+    assert (rig.gap(cleared)["backfill_status"], rig.gap(current)["backfill_status"]) == ("none", "filled")
+
+
+def test_an_operator_still_backfills_one_gap_by_its_id(
+        rig: BackfillRig, fast: BackfillSettings, instance: dg.DagsterInstance) -> None:
+    gap_id = rig.seed()
+    rig.start_writer()
+    device = rig.device("done")
+
+    result = launch(rig, fast, instance, dg.RunRequest(run_config={"ops": {"backfill_gap": {"config": {
+        "gap_id": gap_id}}}}))
+
+    assert result.success and rig.gap(gap_id)["backfill_status"] == "filled"
+    [command] = device.commands
+    assert command["args"]["metrics"] == ["temp"]
+
+
+@pytest.mark.parametrize(("config", "sentence"), [
+    (lambda first, second: {"gap_ids": [first, second]}, "the gaps belong to more than one equipment"),
+    (lambda first, second: {"gap_ids": []}, "gap_ids is empty"),
+    (lambda first, second: {"gap_id": first, "gap_ids": [second]}, "give either gap_id or gap_ids, not both"),
+])
+def test_config_naming_gaps_wrongly_fails_in_one_sentence(
+        rig: BackfillRig, fast: BackfillSettings, instance: dg.DagsterInstance,
+        config: Callable[[int, int], dict[str, object]], sentence: str) -> None:
+    [first] = rig.seed_equipment("ch-1", {"temp": [(17, 36)]})
+    [second] = rig.seed_equipment("ch-2", {"temp": [(17, 36)]})
+
+    result = launch(rig, fast, instance, dg.RunRequest(run_config={"ops": {"backfill_gap": {"config": config(
+        first, second)}}}))
+
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    assert sentence in failure.step_failure_data.error.message

@@ -1,4 +1,5 @@
-"""The pure backfill rules: resend window, command message (as the simulator reads it), cmd id, outcome."""
+"""The pure backfill rules: resend window, which gaps share a command, command message (as the simulator
+reads it), cmd id, outcome."""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ import orjson
 import pytest
 
 from ingest_stream.parsing import DEFAULT_TOPIC_TEMPLATE, MessageParser, parse_templates
-from tds_platform.backfill.plan import GapJudgement, Outcome, Window, decide, new_cmd_id, resend_command, resend_window
+from tds_platform.backfill.plan import (
+    GapJudgement,
+    GapSpan,
+    Outcome,
+    Window,
+    batch_gaps,
+    decide,
+    new_cmd_id,
+    resend_command,
+    resend_window,
+    union_window,
+)
 from tds_platform.simulate.commands import resend_window as simulator_window
 from tds_platform.simulate.fleet import FleetShape, build_fleet
 
@@ -40,6 +52,40 @@ def test_the_command_is_what_the_simulator_understands() -> None:
 
     assert (body["schema"], body["cmd_id"], body["cmd"], body["ts"]) == ("v1", "bf-1", "resend", "2026-11-22T10:02:00Z")
     assert simulator_window(device, body["args"]) == (T.timestamp(), (T + MINUTE).timestamp(), frozenset({metric}))
+
+
+def test_a_batch_command_names_every_metric_of_its_gaps_as_the_simulator_reads_it() -> None:
+    device = build_fleet(FleetShape(), seed=1)[0]
+    metrics = tuple(sorted(m.name for m in device.kind.metrics))
+    window = union_window([Window(T, T + MINUTE), Window(T + 30 * SECOND, T + 3 * MINUTE)])
+    body = orjson.loads(resend_command("bf-1", window, metrics, T + 5 * MINUTE))
+
+    assert simulator_window(device, body["args"]) == (T.timestamp(), (T + 3 * MINUTE).timestamp(), frozenset(metrics))
+
+
+def span(gap_id: int, start_min: float, end_min: float | None, equipment: str = "ch-1") -> GapSpan:
+    return GapSpan(gap_id, "acme", equipment, T + start_min * MINUTE, None if end_min is None else T + end_min * MINUTE)
+
+
+NOW = T + 120 * MINUTE
+
+
+@pytest.mark.parametrize(("gaps", "batches"), [
+    # a device silenced as a whole: one gap per metric, ends a few seconds apart
+    ([span(1, 0, 5), span(2, 0, 5.1), span(3, 0.2, 5)], [(1, 2, 3)]),
+    # windows (1 min margins) 4 min apart, slack 4 min: one batch; 4 min + 1 s: two
+    ([span(1, 0, 5), span(2, 11, 12)], [(1, 2)]),
+    ([span(1, 0, 5), span(2, 11 + 1 / 60, 12)], [(1,), (2,)]),
+    # a long gap reaches past a later short one; the third is close to the long one's end
+    ([span(1, 0, 40), span(2, 10, 11), span(3, 45, 46)], [(1, 2, 3)]),
+    # open gaps run up to now, so they overlap whatever started later
+    ([span(1, 60, None), span(2, 100, None)], [(1, 2)]),
+    # never across equipment; batches in the order of their oldest gap, ids sorted
+    ([span(5, 0, 5, "ch-2"), span(2, 1, 5), span(4, 1, 6, "ch-2"), span(1, 90, 91)], [(4, 5), (2,), (1,)]),
+    ([], []),
+])
+def test_close_gaps_of_one_equipment_share_a_batch(gaps: list[GapSpan], batches: list[tuple[int, ...]]) -> None:
+    assert batch_gaps(gaps, NOW, MINUTE, 4 * MINUTE) == batches
 
 
 def test_cmd_ids_are_unique_and_acceptable_to_the_writer() -> None:

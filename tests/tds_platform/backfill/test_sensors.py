@@ -1,8 +1,10 @@
 """The backfill sensors against real Dagster instances: the new-gap sensor (each gap requested once,
-thresholds, bound per tick) over a real database, and the refresh sensor coalescing every backfill a
-tick sees into one group of refresh runs (stand-in gap_backfill runs report their landed windows;
-refresh runs are recorded from the sensor's requests and moved through their statuses by hand)."""
+one run per equipment's batch of close gaps, thresholds, bound per tick) over a real database, and
+the refresh sensor coalescing every backfill a tick sees into one group of refresh runs (stand-in
+gap_backfill runs report their landed windows; refresh runs are recorded from the sensor's requests
+and moved through their statuses by hand)."""
 
+import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -25,7 +27,14 @@ from tds_platform.defs.backfill.refresh import (
     STAGE_TAG,
     group_tags,
 )
-from tds_platform.defs.backfill.sensors import build_new_gap_sensor, build_refresh_sensor
+from tds_platform.defs.backfill.sensors import (
+    EQUIPMENT_TAG,
+    GAP_COUNT_TAG,
+    GAP_IDS_TAG,
+    batch_run_key,
+    build_new_gap_sensor,
+    build_refresh_sensor,
+)
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.quality.settings import QualitySettings
 
@@ -40,31 +49,43 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 
 def add_gap(url: str, metric: str, start: datetime, end: datetime | None, status: str = "none",
-            cleared: bool = False) -> int:
+            cleared: bool = False, equipment: str = "ch-1") -> int:
     with psycopg.connect(url) as conn:
         return conn.execute(
             "INSERT INTO tds.gaps (tenant, equipment, metric, gap_start, gap_end, backfill_status, cleared_at) "
-            "VALUES ('acme', 'ch-1', %s, %s, %s, %s, %s) RETURNING id",
-            (metric, start, end, status, NOW if cleared else None)).fetchone()[0]
+            "VALUES ('acme', %s, %s, %s, %s, %s, %s) RETURNING id",
+            (equipment, metric, start, end, status, NOW if cleared else None)).fetchone()[0]
+
+
+def ticked(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, url: str,
+           cursor: str | None) -> tuple[list[list[int]], str | None]:
+    """The gap ids of each requested run, and the new cursor; every request is checked to carry its
+    gaps in its config, run key and tags."""
+    context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources={"database": DatabaseResource(url=url)})
+    result = sensor(context)
+    batches = []
+    for request in result.run_requests or []:
+        gap_ids = request.run_config["ops"]["backfill_gap"]["config"]["gap_ids"]
+        assert gap_ids == sorted(gap_ids) and request.run_key == batch_run_key(gap_ids)
+        assert request.tags[GAP_IDS_TAG] == ",".join(map(str, gap_ids))
+        assert request.tags[GAP_COUNT_TAG] == str(len(gap_ids))
+        batches.append(gap_ids)
+    return batches, result.cursor
 
 
 def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, url: str,
          cursor: str | None) -> tuple[list[int], str | None]:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"database": DatabaseResource(url=url)})
-    result = sensor(context)
-    requested = [int(request.tags["tds/gap_id"]) for request in result.run_requests or []]
-    for request in result.run_requests or []:
-        assert request.run_key == f"gap-{request.tags['tds/gap_id']}"
-        assert request.run_config["ops"]["backfill_gap"]["config"]["gap_id"] == int(request.tags["tds/gap_id"])
-    return requested, result.cursor
+    """The gap ids requested (one run each in the tests that use this), and the new cursor."""
+    batches, cursor = ticked(sensor, instance, url, cursor)
+    return [gap_id for batch in batches for gap_id in batch], cursor
 
 
 def test_each_gap_is_requested_once_across_ticks(database_url: str, instance: dg.DagsterInstance) -> None:
     sensor = build_new_gap_sensor(build_backfill_job(SETTINGS, QualitySettings()), SETTINGS)
-    closed = add_gap(database_url, "a", NOW - timedelta(hours=3), NOW - timedelta(hours=2))
-    open_long = add_gap(database_url, "b", NOW - timedelta(hours=1), None)
-    open_late = add_gap(database_url, "c", NOW - timedelta(hours=2, minutes=30), None)
+    closed = add_gap(database_url, "a", NOW - timedelta(hours=3), NOW - timedelta(hours=2), equipment="ch-a")
+    open_long = add_gap(database_url, "b", NOW - timedelta(hours=1), None, equipment="ch-b")
+    open_late = add_gap(database_url, "c", NOW - timedelta(hours=2, minutes=30), None, equipment="ch-c")
     add_gap(database_url, "d", NOW - timedelta(minutes=5), None)  # open, not silent long enough yet
     add_gap(database_url, "e", NOW - timedelta(hours=4), NOW - timedelta(hours=3), status="filled")
     add_gap(database_url, "f", NOW - timedelta(hours=4), NOW - timedelta(hours=3), cleared=True)
@@ -77,7 +98,7 @@ def test_each_gap_is_requested_once_across_ticks(database_url: str, instance: dg
     third, cursor = tick(sensor, instance, database_url, cursor)
     assert third == []
 
-    new = add_gap(database_url, "h", NOW - timedelta(minutes=50), NOW - timedelta(minutes=40))
+    new = add_gap(database_url, "h", NOW - timedelta(minutes=50), NOW - timedelta(minutes=40), equipment="ch-h")
     fourth, cursor = tick(sensor, instance, database_url, cursor)
     assert fourth == [new]
     assert tick(sensor, instance, database_url, cursor)[0] == []
@@ -94,6 +115,85 @@ def test_the_cursor_forgets_gaps_once_their_run_marked_them(database_url: str, i
     requested, cursor = tick(sensor, instance, database_url, cursor)
 
     assert requested == [] and cursor == "[]"
+
+
+CHILLER_METRICS = ("temp_agua_saida", "temp_agua_entrada", "corrente", "pressao", "running")
+
+
+def silent_device(url: str, equipment: str, start: datetime, end: datetime | None) -> list[int]:
+    """The gaps a device silenced as a whole leaves: one per metric, same silence."""
+    return [add_gap(url, metric, start, end, equipment=equipment) for metric in CHILLER_METRICS]
+
+
+def test_the_gaps_of_one_silent_equipment_are_one_run_and_never_requested_again(
+        database_url: str, instance: dg.DagsterInstance) -> None:
+    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS, QualitySettings()), SETTINGS)
+    start = NOW - timedelta(hours=2)
+    gap_ids = sorted(silent_device(database_url, "ch-1", start, start + timedelta(minutes=5)))
+    context = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource(url=database_url)})
+
+    result = sensor(context)
+
+    [request] = result.run_requests
+    assert request.run_config["ops"]["backfill_gap"]["config"]["gap_ids"] == gap_ids
+    assert request.run_key == "gaps-" + "-".join(map(str, gap_ids))
+    assert request.tags[GAP_IDS_TAG] == ",".join(map(str, gap_ids)) and request.tags[GAP_COUNT_TAG] == "5"
+    assert request.tags[EQUIPMENT_TAG] == "ch-1"
+    assert json.loads(result.cursor) == gap_ids
+    again, _ = ticked(sensor, instance, database_url, None)
+    assert again == [gap_ids], "the same tick evaluated again: the same run key, which Dagster drops"
+    assert ticked(sensor, instance, database_url, result.cursor)[0] == [], "requested, not started: not asked again"
+
+
+def test_each_equipment_gets_its_own_run(database_url: str, instance: dg.DagsterInstance) -> None:
+    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS, QualitySettings()), SETTINGS)
+    first = silent_device(database_url, "ch-1", NOW - timedelta(hours=2), NOW - timedelta(hours=1, minutes=55))
+    second = silent_device(database_url, "ch-2", NOW - timedelta(hours=2), NOW - timedelta(hours=1, minutes=55))
+
+    batches, _ = ticked(sensor, instance, database_url, None)
+
+    assert batches == [sorted(first), sorted(second)]
+
+
+def test_gaps_of_one_equipment_share_a_run_only_when_close_together(
+        database_url: str, instance: dg.DagsterInstance) -> None:
+    settings = SETTINGS.model_copy(update={"margin_s": 60, "batch_slack_s": 300})
+    sensor = build_new_gap_sensor(build_backfill_job(settings, QualitySettings()), settings)
+    start = NOW - timedelta(hours=5)
+    early = add_gap(database_url, "a", start, start + timedelta(minutes=5))
+    # windows 2 min (margins) + 4 min apart: within the 5 min slack
+    close = add_gap(database_url, "b", start + timedelta(minutes=11), start + timedelta(minutes=12))
+    overlapping = add_gap(database_url, "a", start + timedelta(minutes=13), start + timedelta(minutes=14))
+    # 20 min after the batch's end: its own run
+    far = add_gap(database_url, "c", start + timedelta(minutes=36), start + timedelta(minutes=40))
+
+    batches, _ = ticked(sensor, instance, database_url, None)
+
+    assert batches == [sorted([early, close, overlapping]), [far]]
+
+
+def test_the_limit_per_tick_counts_runs_and_never_splits_an_equipments_batch(
+        database_url: str, instance: dg.DagsterInstance) -> None:
+    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS, QualitySettings()), SETTINGS)
+    devices = {name: silent_device(database_url, name, NOW - timedelta(hours=hours), NOW - timedelta(hours=hours - 1))
+               for name, hours in (("ch-1", 4), ("ch-2", 3), ("ch-3", 2))}
+
+    first, cursor = ticked(sensor, instance, database_url, None)
+    second, cursor = ticked(sensor, instance, database_url, cursor)
+
+    assert first == [sorted(devices["ch-1"]), sorted(devices["ch-2"])], "max_requests_per_tick=2: two runs, 10 gaps"
+    assert second == [sorted(devices["ch-3"])]
+    assert ticked(sensor, instance, database_url, cursor)[0] == []
+
+
+def test_batch_run_keys_are_deterministic_and_stay_short() -> None:
+    assert batch_run_key([7]) == "gap-7", "a single gap keeps the key it always had"
+    assert batch_run_key([12, 3, 5]) == batch_run_key([3, 5, 12]) == "gaps-3-5-12"
+    many = list(range(1_000_000, 1_000_040))
+    key = batch_run_key(many)
+    assert key == batch_run_key(list(reversed(many))) and len(key) < 63
+    assert key.startswith("gaps-1000000-to-1000039-n40-")
+    assert batch_run_key(many[:-1]) != key
 
 
 # A past day well inside the partitions, so every hourly and daily partition below exists.
