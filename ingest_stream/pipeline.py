@@ -1,7 +1,12 @@
-"""Parse (on the receiving thread) -> batch -> write -> commit -> report: the core of the writer's worker process.
+"""Parse (on the receiving thread) -> batch -> write on several connections at once -> report: the core
+of the writer's worker process.
 
-A batch is reported to the sink (which acknowledges) only after the commit that covers it. While
-the database is down it keeps retrying the same batch; the parent stops reading at its bound of
+A batch is reported to the sink (which acknowledges) only after the commit that covers it. Batches
+are written by one thread per database connection, so the next batch is encoded and sent while the
+database still works on the last one (one connection left both waiting in turn: the serial write
+path was the writer's bottleneck on 10-point messages). Order between batches does not matter: MQTT
+acknowledgements may go out in any order, and a reading in two batches at once lands once. While
+the database is down each writer keeps retrying its batch; the parent stops reading at its bound of
 uncommitted messages (link.WorkerLink), so memory stays bounded under any backlog.
 """
 
@@ -11,18 +16,15 @@ import contextlib
 import logging
 import queue
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-import psycopg
-import psycopg.errors
-
 from ingest_stream.batch import Batch
-from ingest_stream.commits import CommitSink, summarize
+from ingest_stream.batch_writer import BatchWriter
+from ingest_stream.commits import CommitSink
 from ingest_stream.delivery import Delivery
-from ingest_stream.records import DeadLetter, DeadLetterReason, Parsed
-from ingest_stream.store import Store, StoreUnavailableError, WriteResult
+from ingest_stream.records import Parsed
+from ingest_stream.store import Store
 
 log = logging.getLogger("ingest_stream.pipeline")
 
@@ -34,16 +36,20 @@ class LeaseLostError(Exception):
 
 
 class Pipeline:
-    def __init__(self, parse: Parse, store: Store, sink: CommitSink, batch_size: int, batch_max_age_s: float,
-                 retry_max_s: float = 10.0) -> None:
+    def __init__(self, parse: Parse, stores: Sequence[Store], sink: CommitSink, batch_size: int,
+                 batch_max_age_s: float, retry_max_s: float = 10.0) -> None:
         self.parse = parse
-        self.store = store
-        self.sink = sink
+        self.writers = [BatchWriter(store, sink, retry_max_s) for store in stores]
         self.batch_size = batch_size
         self.batch_max_age_s = batch_max_age_s
-        self.retry_max_s = retry_max_s
         self.inbox: queue.SimpleQueue[tuple[Delivery, Parsed]] = queue.SimpleQueue()
         self.batch = Batch()
+        # Full batches waiting for a free writer. Unbounded on purpose: the parent holds at most
+        # TDS_RECEIVE_MAXIMUM uncommitted messages, which bounds it; None tells a writer to stop.
+        self.outbox: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self._failure: BaseException | None = None  # what stopped a writer (LeaseLostError, a bug)
+        self._dropped = 0  # messages the writers dropped after a failure
+        self._dropped_lock = threading.Lock()
 
     def submit(self, delivery: Delivery) -> None:
         """Called on the thread that receives deliveries: parse it there, so the next batch is parsed
@@ -51,23 +57,41 @@ class Pipeline:
         received_at = datetime.fromtimestamp(delivery.received_at, UTC)
         self.inbox.put((delivery, self.parse(delivery.topic, delivery.payload, received_at)))
 
-    def run(self, stop: threading.Event, flush_deadline_s: float = 5.0) -> None:
-        """Process until `stop`; then flush what was received, retrying until the deadline."""
-        while not stop.is_set():
-            self.step(stop)
-        self.drain_inbox()
-        deadline = time.monotonic() + flush_deadline_s
-        if len(self.batch):
-            self.flush(lambda: time.monotonic() > deadline)
+    def run(self, stop: threading.Event) -> None:
+        """Batch until `stop`, then hand on what was received: every batch gets at least one attempt,
+        and a writer retrying an unreachable database gives up at `stop` (not acknowledged, the broker
+        redelivers it), so SIGTERM never waits out an outage.
 
-    def step(self, stop: threading.Event) -> None:
+        Raises what stopped a writer (LeaseLostError) once every writer has stopped, so nothing is
+        written after the caller hears of it."""
+        def give_up() -> bool:
+            return stop.is_set() or self._failure is not None
+
+        threads = [threading.Thread(target=self._write_loop, args=(writer, give_up), name=f"batch-writer-{n}",
+                                    daemon=True) for n, writer in enumerate(self.writers)]
+        for thread in threads:
+            thread.start()
+        while not give_up():
+            self.step()
+        if self._failure is None:
+            self.drain_inbox()
+            self._hand_off()
+        for _ in threads:
+            self.outbox.put(None)
+        for thread in threads:
+            thread.join()
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def step(self) -> None:
         # Wait at most 0.2 s: a long batch age would otherwise delay noticing `stop` by up to that age.
         timeout = min(self.batch_max_age_s - self.batch.age_s(), 0.2) if len(self.batch) else 0.2
         with contextlib.suppress(queue.Empty):
             self._add(self.inbox.get(timeout=max(timeout, 0.001)))
         self.drain_inbox(limit=self.batch_size - len(self.batch))
         if len(self.batch) >= self.batch_size or (len(self.batch) and self.batch.age_s() >= self.batch_max_age_s):
-            self.flush(stop.is_set)
+            self._hand_off()
 
     def drain_inbox(self, limit: int | None = None) -> None:
         taken = 0
@@ -81,64 +105,31 @@ class Pipeline:
     def discard(self) -> int:
         """Forget everything not yet committed (lease lost): the broker redelivers it to the next leader."""
         self.drain_inbox()
-        dropped = len(self.batch)
-        self.batch = Batch()
+        dropped = len(self.batch) + self._dropped
+        self.batch, self._dropped = Batch(), 0
         return dropped
 
     def _add(self, item: tuple[Delivery, Parsed]) -> None:
         self.batch.add(*item)
 
-    def flush(self, give_up: Callable[[], bool]) -> bool:
-        """Commit the current batch, then report it for acknowledgement. False if it could not be committed."""
-        batch, self.batch = self.batch, Batch()
-        started = time.monotonic()
-        result = self._write_with_retry(batch, give_up)
-        if result is None:
-            return False
-        self.sink.committed(batch.deliveries, summarize(batch, result, started))
-        return True
+    def _hand_off(self) -> None:
+        if len(self.batch):
+            self.outbox.put(self.batch)
+            self.batch = Batch()
 
-    def _write_with_retry(self, batch: Batch, give_up: Callable[[], bool]) -> WriteResult | None:
-        delay = 0.2
-        while True:
-            try:
-                result = self._write_isolating_rejects(batch)
-            except StoreUnavailableError as exc:
-                self.sink.database_failed(str(exc))
-                log.warning("database unavailable; retrying batch", extra={"error": str(exc), "retry_in_s": delay,
-                                                                          "batch": len(batch)})
-                # Pause in short steps: a signal does not cut a sleep short, and SIGTERM must not
-                # wait out a backoff of up to retry_max_s.
-                resume_at = time.monotonic() + delay
-                while not give_up() and time.monotonic() < resume_at:
-                    time.sleep(0.05)
-                if give_up():
-                    return None
-                delay = min(delay * 2, self.retry_max_s)
+    def _write_loop(self, writer: BatchWriter, give_up: Callable[[], bool]) -> None:
+        """One writer thread: batches off the outbox until None. After any writer failed, the rest
+        only drop what is left (a lost lease: none of it may be written)."""
+        while (batch := self.outbox.get()) is not None:
+            if self._failure is not None:
+                self._drop(batch)
                 continue
-            return result
+            try:
+                writer.write(batch, give_up)
+            except BaseException as exc:  # handed to run(), which raises it on the worker's main thread
+                self._drop(batch)
+                self._failure = exc
 
-    def _write_isolating_rejects(self, batch: Batch) -> WriteResult:
-        """A batch the database refuses (not unreachable: refuses) is split to find the message at
-        fault; that message goes to the dead-letter table instead, and the rest lands."""
-        try:
-            return self.store.write(batch)
-        except psycopg.Error as exc:
-            if not isinstance(exc, psycopg.errors.DataError | psycopg.errors.IntegrityError):
-                # Permissions, a missing table, a read-only server: the operator's problem, not the
-                # message's. Retry without acknowledging, and say so in health.
-                raise StoreUnavailableError(str(exc).strip().splitlines()[0]) from exc
-            if len(batch) == 1:
-                delivery = batch.deliveries[0]
-                log.error("database rejected a message; dead-lettering it", extra={"error": str(exc)})
-                batch.parsed[0] = Parsed(dead_letter=DeadLetter(
-                    delivery.topic, delivery.payload, DeadLetterReason.DATABASE_REJECTED,
-                    f"the database refused it: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"))
-                return self.store.write(batch)
-        total = WriteResult()
-        for position, single in enumerate(batch.split()):
-            part = self._write_isolating_rejects(single)
-            for name in vars(total):
-                setattr(total, name, getattr(total, name) + getattr(part, name))
-            batch.parsed[position] = single.parsed[0]
-        return total
+    def _drop(self, batch: Batch) -> None:
+        with self._dropped_lock:
+            self._dropped += len(batch)

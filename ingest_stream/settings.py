@@ -66,9 +66,11 @@ class IngestSettings(ParsingSettings):
     http_port: int = Field(default=9108, ge=0, le=65535, description="health and metrics port; 0 = any free port")
     batch_size: int = Field(default=2000, ge=1, description="flush when this many messages are waiting")
     batch_max_age_ms: int = Field(default=100, ge=1, description="flush when the oldest message waited this long")
+    write_connections: int = Field(default=2, ge=1, le=8,
+                                   description="database connections writing batches at once")
     receive_maximum: int = Field(default=0, ge=0, le=MAX_RECEIVE_MAXIMUM,
                                  description="MQTT 5 in-flight window, and the most messages held uncommitted "
-                                 "(reading pauses there); 0 = 2 x batch size")
+                                 "(reading pauses there); 0 = (write connections + 1) x batch size")
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0, description="how long the broker keeps our queue")
     coordination: Coordination = Coordination.AUTO
     heartbeat_s: float = Field(default=2.0, gt=0)
@@ -112,7 +114,8 @@ class IngestSettings(ParsingSettings):
 
     @property
     def effective_receive_maximum(self) -> int:
-        return self.receive_maximum or min(2 * self.batch_size, MAX_RECEIVE_MAXIMUM)
+        """By default a batch for every write connection plus the one filling."""
+        return self.receive_maximum or min((self.write_connections + 1) * self.batch_size, MAX_RECEIVE_MAXIMUM)
 
     @property
     def health_url(self) -> str | None:

@@ -16,7 +16,7 @@ from multiprocessing.connection import Connection
 from ingest_stream.commits import CommitSummary
 from ingest_stream.coordination.lease import Lease
 from ingest_stream.delivery import AckLedger, Delivery
-from ingest_stream.handoff import Committed, DatabaseFailed, Fence, LeaseLost, Ready, Stopped, ToWorker
+from ingest_stream.handoff import Committed, DatabaseFailed, Fence, LeaseLost, Ready, Stopped, ToParent, ToWorker
 from ingest_stream.logs import configure_logging
 from ingest_stream.pipeline import LeaseLostError, Pipeline
 from ingest_stream.runtime import tune_garbage_collector
@@ -30,16 +30,22 @@ _COPIES = AckLedger("worker copies")
 
 
 class PipeSink:
-    """The pipeline's reports, sent to the parent (only the worker's main thread sends)."""
+    """The pipeline's reports, sent to the parent. Every batch-writer thread reports, and the main
+    thread sends too: a pipe message must go out whole, so sends take turns."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.lock = threading.Lock()
+
+    def send(self, message: ToParent) -> None:
+        with self.lock:
+            self.conn.send(message)
 
     def committed(self, deliveries: list[Delivery], summary: CommitSummary) -> None:
-        self.conn.send(Committed([d.mid for d in deliveries], summary))
+        self.send(Committed([d.mid for d in deliveries], summary))
 
     def database_failed(self, error: str) -> None:
-        self.conn.send(DatabaseFailed(error))
+        self.send(DatabaseFailed(error))
 
 
 def _receive(conn: Connection, pipeline: Pipeline, lease: Lease | None, stop: threading.Event) -> None:
@@ -72,14 +78,15 @@ def run_worker(conn: Connection) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     log.info("worker started", extra={"pid": os.getpid(), "code": __file__})
     lease = Lease(settings.database_url, lease_name, settings.instance_id, settings.lease_ttl_s) if lease_name else None
-    store: Store = DryRunStore() if settings.dry_run else TelemetryStore(
+    stores: list[Store] = [DryRunStore() if settings.dry_run else TelemetryStore(
         settings.database_url, settings.instance_id, fence=lease.fence if lease else None,
         idle_in_transaction_timeout_s=settings.lease_ttl_s if lease else None)
-    pipeline = Pipeline(settings.parser().parse, store, PipeSink(conn), settings.batch_size,
-                        settings.batch_max_age_ms / 1000)
+        for _ in range(settings.write_connections)]
+    sink = PipeSink(conn)
+    pipeline = Pipeline(settings.parser().parse, stores, sink, settings.batch_size, settings.batch_max_age_ms / 1000)
     tune_garbage_collector()
     stop = threading.Event()
-    conn.send(Ready())
+    sink.send(Ready())
     threading.Thread(target=_receive, args=(conn, pipeline, lease, stop), name="handoff-receive", daemon=True).start()
     try:
         while True:
@@ -88,13 +95,14 @@ def run_worker(conn: Connection) -> None:
                 break
             except LeaseLostError as exc:
                 dropped = pipeline.discard()
-                conn.send(LeaseLost(lease.token if lease else None, str(exc)))
+                sink.send(LeaseLost(lease.token if lease else None, str(exc)))
                 log.warning("lease lost: dropped what was not committed", extra={"uncommitted_dropped": dropped})
-        conn.send(Stopped())
+        sink.send(Stopped())
     except (BrokenPipeError, EOFError):
         log.warning("the parent process is gone; exiting")
     finally:
-        store.close()
+        for store in stores:
+            store.close()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ an error. Connection failures surface as StoreUnavailableError so the caller ret
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from ingest_stream.store.registry import SeriesRegistry
 
 # Runs inside the batch transaction just before commit; raising aborts the commit (lease fencing).
 Fence = Callable[[psycopg.Connection], None]
+
+DEADLOCK_ATTEMPTS = 5
+
+log = logging.getLogger("ingest_stream.store")
 
 
 class StoreUnavailableError(Exception):
@@ -57,6 +62,10 @@ def latest_acks(acks: list[CommandAck]) -> list[CommandAck]:
         if key not in newest or ack.ts >= newest[key].ts:
             newest[key] = ack
     return list(newest.values())
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
 
 
 def _copy(cur: psycopg.Cursor[Any], statement: str, data: bytes) -> None:
@@ -98,11 +107,18 @@ class TelemetryStore:
             self._conn = None
 
     def write(self, batch: Batch) -> WriteResult:
-        try:
-            return self._write(batch)
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            self.close()
-            raise StoreUnavailableError(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)) from exc
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                return self._write(batch)
+            except psycopg.errors.DeadlockDetected:
+                # Two of the writer's connections landed the same readings in opposite orders (a
+                # redelivery racing its original). The database rolled this batch back; the other
+                # one commits, and the retry finds its rows there and lands only what is new.
+                log.info("batch deadlocked with another write; retrying", extra={"attempt": attempt})
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                self.close()
+                raise StoreUnavailableError(_first_line(exc)) from exc
+        raise StoreUnavailableError(f"the batch deadlocked {DEADLOCK_ATTEMPTS} times in a row")
 
     def _write(self, batch: Batch) -> WriteResult:
         conn = self._connection()

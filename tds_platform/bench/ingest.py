@@ -367,6 +367,7 @@ def run_ingest_bench(options: IngestBenchOptions, stack_dir: Path | None, logs: 
                 "options": {**asdict(options), "points": list(options.points), "equipment": EQUIPMENT},
                 "environment": _environment(stack, mode, database),
                 "writer_settings": {"batch_size": probe.batch_size, "batch_max_age_ms": probe.batch_max_age_ms,
+                                    "write_connections": probe.write_connections,
                                     "receive_maximum": probe.effective_receive_maximum,
                                     "coordination": "none (one writer) / shared (two writers)"},
                 "shapes": [shape_step(run, shape, options.messages) for shape in shapes],

@@ -26,7 +26,7 @@ from ingest_stream.metrics import IngestMetrics
 from ingest_stream.parsing import MessageParser, parse_templates
 from ingest_stream.pipeline import LeaseLostError, Pipeline
 from ingest_stream.records import DeadLetterReason, Parsed, Quality, Reading
-from ingest_stream.store import Fence, StoreUnavailableError, TelemetryStore
+from ingest_stream.store import Fence, StoreUnavailableError, TelemetryStore, WriteResult
 from tests.ingest_stream.conftest import as_user, v1, wait_until
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -60,7 +60,7 @@ class Harness:
         self.ledger = AckLedger("own")
         self.ledger.connected(self.transport)
         table = parsed or {}
-        self.pipeline = Pipeline(parse or (lambda topic, _payload, _at: table[topic]), store,
+        self.pipeline = Pipeline(parse or (lambda topic, _payload, _at: table[topic]), [store],
                                  CommitRecorder(self.metrics, self.health), batch_size=1000, batch_max_age_s=0.05,
                                  retry_max_s=0.2)
         self._mids = itertools.count(1)
@@ -74,8 +74,10 @@ class Harness:
         return self.metrics.registry.get_sample_value(name, labels) or 0.0
 
     def flush(self, give_up: Callable[[], bool] = lambda: True) -> bool:
+        """Write everything delivered so far as one batch, on this thread."""
         self.pipeline.drain_inbox()
-        return self.pipeline.flush(give_up)
+        batch, self.pipeline.batch = self.pipeline.batch, Batch()
+        return self.pipeline.writers[0].write(batch, give_up)
 
 
 @pytest.fixture
@@ -314,3 +316,91 @@ def test_new_series_are_registered_on_their_own_even_when_their_batch_is_refused
         landing.close()
     assert _count(database_url, "SELECT count(*) FROM tds.metric_spec") == 2
     assert _count(database_url, "SELECT count(*) FROM tds.telemetry_raw") == 0
+
+
+def _series_id(url: str, metric: str) -> int:
+    with psycopg.connect(url) as conn:
+        return int(conn.execute("SELECT series_id FROM tds.metric_spec WHERE metric = %s", (metric,)).fetchone()[0])  # type: ignore[index]
+
+
+def _waiting_on_a_lock(url: str, application_name: str) -> bool:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                           "AND wait_event_type = 'Lock'", (application_name,)).fetchone()
+    return bool(row and row[0])
+
+
+def test_a_batch_waiting_on_the_database_does_not_hold_up_the_next_one(writer_url: str, database_url: str) -> None:
+    """Two write connections: while one batch waits (here on a row another session has not
+    committed), the next batch commits and is acknowledged; the first lands once the row is free."""
+    stores = [TelemetryStore(writer_url, "overlap") for _ in range(2)]
+    parsed = {"slow": Parsed(readings=(_reading("temp", 1),)), "fast": Parsed(readings=(_reading("temp", 2),))}
+    harness = Harness(stores[0], parsed)
+    harness.pipeline = Pipeline(lambda topic, _payload, _at: parsed[topic], stores,
+                                CommitRecorder(harness.metrics, harness.health), batch_size=1, batch_max_age_s=0.05)
+    harness.deliver("slow", b"{}")  # registers the series, so the blocker below can use its id
+    stop = threading.Event()
+    runner = threading.Thread(target=harness.pipeline.run, args=(stop,))
+    blocker = psycopg.connect(database_url)
+    try:
+        runner.start()
+        wait_until(lambda: harness.transport.acks == [1], 10, "the first reading landed")
+        blocker.execute("INSERT INTO tds.telemetry_raw (series_id, ts, value) VALUES (%s, %s, 0)",
+                        (_series_id(database_url, "temp"), T0 + timedelta(seconds=3)))
+        parsed["slow"] = Parsed(readings=(_reading("temp", 3),))
+        harness.deliver("slow", b"{}")
+        wait_until(lambda: _waiting_on_a_lock(database_url, "tds-ingest:overlap"), 10,
+                   "the second batch waits for the uncommitted row")
+        harness.deliver("fast", b"{}")
+        wait_until(lambda: harness.transport.acks == [1, 3], 10, "the third batch committed past the waiting one")
+        blocker.rollback()
+        wait_until(lambda: sorted(harness.transport.acks) == [1, 2, 3], 10, "the waiting batch landed after all")
+    finally:
+        blocker.close()
+        stop.set()
+        runner.join(timeout=10)
+        for store in stores:
+            store.close()
+    assert [ts for _, ts, *_ in _landed_rows(database_url)] == [T0 + timedelta(seconds=s) for s in (1, 2, 3)]
+    assert harness.health.database_ok
+
+
+def test_a_batch_deadlocked_by_a_concurrent_write_of_the_same_readings_is_retried_not_failed(
+        store: TelemetryStore, database_url: str) -> None:
+    """Readings in two uncommitted transactions in opposite orders deadlock; PostgreSQL aborts one.
+    The aborted batch is written again at once (its rows are duplicates by then), never reported as
+    the database being down."""
+    harness = Harness(store, {"warm-up": Parsed(readings=(_reading("temp", 0),))})
+    harness.deliver("warm-up", b"{}")
+    assert harness.flush() is True
+    series_id = _series_id(database_url, "temp")
+    batch = Batch()
+    batch.add(AckLedger("own").received(1, 1, "tds/t1/plant-1/ch-1/telem", b"{}", time.time()),
+              Parsed(readings=(_reading("temp", 2), _reading("temp", 1))))
+    other = psycopg.connect(database_url)
+    other.execute("SET deadlock_timeout = '60s'")  # so PostgreSQL aborts the writer's transaction, not ours
+    insert = "INSERT INTO tds.telemetry_raw (series_id, ts, value) VALUES (%s, %s, -1)"
+    outcome: list[object] = []
+
+    def write() -> None:
+        try:
+            outcome.append(store.write(batch))
+        except StoreUnavailableError as exc:
+            outcome.append(exc)
+
+    writer = threading.Thread(target=write)
+    try:
+        other.execute(insert, (series_id, T0 + timedelta(seconds=1)))
+        writer.start()  # lands second 2, then waits for our second 1
+        wait_until(lambda: _waiting_on_a_lock(database_url, "tds-ingest:test"), 10, "the writer waits for our row")
+        closing = threading.Thread(target=lambda: other.execute(insert, (series_id, T0 + timedelta(seconds=2))))
+        closing.start()  # ... and we wait for its second 2: a deadlock
+        closing.join(timeout=30)
+        other.commit()
+        writer.join(timeout=30)
+    finally:
+        other.close()
+    [result] = outcome
+    assert isinstance(result, WriteResult), f"the deadlocked batch was not retried: {result}"
+    assert (result.inserted, result.duplicates) == (0, 2)
+    assert [value for _, _, value, *_ in _landed_rows(database_url)] == [0.0, -1.0, -1.0]

@@ -162,7 +162,8 @@ def test_settings_derive_coordination_window_and_client_id() -> None:
     solo = IngestSettings(instance_id="a")
     assert solo.effective_coordination is Coordination.NONE
     assert solo.client_id == "tds-ingest-solo-a"
-    assert solo.effective_receive_maximum == 2 * solo.batch_size
+    assert solo.effective_receive_maximum == 3 * solo.batch_size, "a batch per write connection and one filling"
+    assert IngestSettings(instance_id="a", write_connections=1).effective_receive_maximum == 2 * solo.batch_size
     shared = IngestSettings(instance_id="a", mqtt_group="g", batch_size=40_000)
     assert shared.effective_coordination is Coordination.SHARED
     assert shared.client_id == "tds-ingest-g-a"
