@@ -120,6 +120,7 @@ class Pipeline:
     def _write_loop(self, writer: BatchWriter, give_up: Callable[[], bool]) -> None:
         """One writer thread: batches off the outbox until None. After any writer failed, the rest
         only drop what is left (a lost lease: none of it may be written)."""
+        writer.store.warm_up()
         while (batch := self.outbox.get()) is not None:
             if self._failure is not None:
                 self._drop(batch)

@@ -22,6 +22,7 @@ from ingest_stream.pipeline import LeaseLostError, Pipeline
 from ingest_stream.runtime import tune_garbage_collector
 from ingest_stream.settings import IngestSettings
 from ingest_stream.store import DryRunStore, Store, TelemetryStore
+from ingest_stream.store.registry import SeriesRegistry
 
 log = logging.getLogger("ingest_stream.worker")
 
@@ -78,9 +79,10 @@ def run_worker(conn: Connection) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     log.info("worker started", extra={"pid": os.getpid(), "code": __file__})
     lease = Lease(settings.database_url, lease_name, settings.instance_id, settings.lease_ttl_s) if lease_name else None
+    registry = SeriesRegistry()
     stores: list[Store] = [DryRunStore() if settings.dry_run else TelemetryStore(
         settings.database_url, settings.instance_id, fence=lease.fence if lease else None,
-        idle_in_transaction_timeout_s=settings.lease_ttl_s if lease else None)
+        idle_in_transaction_timeout_s=settings.lease_ttl_s if lease else None, registry=registry)
         for _ in range(settings.write_connections)]
     sink = PipeSink(conn)
     pipeline = Pipeline(settings.parser().parse, stores, sink, settings.batch_size, settings.batch_max_age_ms / 1000)
