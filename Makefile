@@ -8,7 +8,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 SYSSTAMP  := $(VENV)/.system-ok
 
-.PHONY: up down test lint bench install system help
+.PHONY: up down test lint bench install system browser help
 
 help:
 	@echo "make up     install what is missing, start the whole platform (Ctrl-C stops it)"
@@ -18,6 +18,9 @@ help:
 
 system:
 	@bash scripts/install-system.sh
+
+browser:
+	@bash scripts/install-system.sh browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +37,7 @@ up: install
 down:
 	@test -x $(BIN)/tds && $(BIN)/tds down || true
 
-test: install
+test: install browser
 	@bash scripts/run-tests.sh
 
 lint: $(STAMP)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system pieces the local stack needs: PostgreSQL 15 server, Mosquitto, and the
 # TimescaleDB extension (built from Debian's source package when no binary is installed).
+# `install-system.sh browser` also installs headless Chromium, which the test suite uses to look at
+# the Dagster UI as a person would (`make test` asks for it; `make up` does not need it).
 # Idempotent: every step checks first, so a second run takes about a second.
 set -euo pipefail
 
@@ -18,6 +20,7 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 [ -x "${PG_BIN}/postgres" ] || need_apt+=("postgresql-${PG_MAJOR}")
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
+[ "${1:-}" != browser ] || command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 tsdb_installed() { [ -f "/usr/share/postgresql/${PG_MAJOR}/extension/timescaledb.control" ]; }
 tsdb_installed || {
   [ -x "$PG_CONFIG" ] && [ -d "/usr/include/postgresql/${PG_MAJOR}/server" ] || need_apt+=("postgresql-server-dev-${PG_MAJOR}")

@@ -32,6 +32,17 @@ def _get(url: str, body: bytes | None = None) -> bytes:
         return response.read()
 
 
+def _rendered(url: str) -> str:
+    """The page's DOM after headless Chromium ran its JavaScript (the Dagster UI builds every page in
+    the browser: the HTML the server sends names no asset)."""
+    chromium = shutil.which("chromium")
+    assert chromium, "headless Chromium is missing: `make test` installs it (scripts/install-system.sh browser)"
+    result = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                             "--disable-background-networking", "--virtual-time-budget=30000", "--dump-dom", url],
+                            capture_output=True, timeout=120, check=True)
+    return result.stdout.decode()
+
+
 def _wait(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
@@ -88,14 +99,25 @@ def test_make_up_runs_the_platform_and_ctrl_c_stops_it(platform: dict) -> None: 
     assert "telemetry_1m" in graph["telemetry_1h"]
 
     assert "analytics/equipment_hourly" in graph
+    # What a person opening the UI sees, rendered by a real browser: the rollups' lineage from landed
+    # telemetry to the marts, and the catalog with the quality assets; no dialog in front of them.
+    ui = f"http://127.0.0.1:{platform['ui']}"
+    for page, assets in ((f"{ui}/locations/tds_platform/asset-groups/rollups",
+                          ("telemetry", "telemetry_1m", "telemetry_1h", "telemetry_1d", "equipment_hourly")),
+                         (f"{ui}/assets", ("quality_hourly", "series_intervals", "gaps", "data_quality_scorecard"))):
+        dom = _rendered(page)
+        assert "Join the Dagster community" not in dom, f"{page} opens behind Dagster's newsletter dialog"
+        missing = [asset for asset in assets if asset not in dom]
+        assert not missing, f"{page} shows no {missing}"
 
     def launched_jobs() -> set[str]:
         body = json.dumps({"query": RUNS_QUERY}).encode()
         runs = json.loads(_get(f"http://127.0.0.1:{platform['ui']}/graphql", body))["data"]["runsOrError"]["results"]
         return {run["jobName"] for run in runs}
 
-    # The kickoff submits the first rollup and quality runs as soon as the history has landed.
-    _wait(lambda: {"refresh_rollups", "quality_hourly_job"} <= launched_jobs(), 180, "the first runs")
+    # The kickoff submits the first interval, rollup and quality runs as soon as the history has landed.
+    _wait(lambda: {"series_intervals_job", "refresh_rollups", "quality_hourly_job"} <= launched_jobs(), 180,
+          "the first runs")
 
     pid_files = {p.stem: int(p.read_text()) for p in (root / "run").glob("*.pid")}
     assert {"writer-1", "writer-2", "simulator", "dagster"} <= set(pid_files)
