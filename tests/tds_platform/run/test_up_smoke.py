@@ -56,6 +56,13 @@ def _wait(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no-un
     raise AssertionError(f"timed out waiting for {what} (last error: {last_error})")
 
 
+def _as_from_a_terminal() -> None:
+    """Runs in the child before `tds up` starts: Ctrl-C in a terminal reaches a foreground process with
+    SIGINT's default action, but a job a non-interactive shell put in the background (a CI script's
+    `... &`) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def platform() -> Iterator[dict[str, object]]:
     root = Path(tempfile.mkdtemp(prefix="tds-up-"))
@@ -65,7 +72,7 @@ def platform() -> Iterator[dict[str, object]]:
     proc = subprocess.Popen(
         [TDS, "up", "--stack-dir", str(root), "--pg-port", str(ports["pg"]), "--mqtt-port", str(ports["mqtt"]),
          "--ui-port", str(ports["ui"]), "--writer-port", str(ports["writer"]), "--history", "30m"],
-        stdout=log, stderr=subprocess.STDOUT)
+        stdout=log, stderr=subprocess.STDOUT, preexec_fn=_as_from_a_terminal)
     yield {"proc": proc, "root": root, **ports}
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
@@ -125,7 +132,15 @@ def test_make_up_runs_the_platform_and_ctrl_c_stops_it(platform: dict) -> None: 
     pids = [pid for root in pid_files.values() if psutil.pid_exists(root)
             for pid in (root, *(c.pid for c in psutil.Process(root).children(recursive=True)))]
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=90) == 0
+    started = time.monotonic()
+    try:
+        code = proc.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        alive = [" ".join(psutil.Process(pid).cmdline()[:4]) for pid in pids if pid_alive(pid)]
+        raise AssertionError(f"tds up did not stop within 90 s of Ctrl-C; still alive: {alive}; "
+                             f"up.log ends: {(root / 'up.log').read_text()[-1500:]}") from None
+    assert code == 0, (root / "up.log").read_text()[-1500:]
+    print(f"tds up stopped {time.monotonic() - started:.1f} s after Ctrl-C")
     time.sleep(1)
     assert not [pid for pid in pids if pid_alive(pid)]
     assert b"stopped" in (root / "up.log").read_bytes()
