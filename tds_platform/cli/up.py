@@ -68,8 +68,11 @@ def up(stack_dir: Path, ui_port: int, writer_port: int, history: str, no_dagster
                     click.echo(f"{name} exited with code {code}; see {supervisor.log_path(name)}", err=True)
             time.sleep(1)
     except KeyboardInterrupt:
-        click.echo("\nstopping ...")
+        click.echo("\nstopping ... (Ctrl-C again is ignored until everything has stopped)")
     finally:
+        # An impatient second Ctrl-C used to abort the cleanup half-way and leave every service running.
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, signal.SIG_IGN)
         supervisor.stop_all()
         local.down()
         owner.unlink(missing_ok=True)

@@ -133,6 +133,8 @@ def test_make_up_runs_the_platform_and_ctrl_c_stops_it(platform: dict) -> None: 
             for pid in (root, *(c.pid for c in psutil.Process(root).children(recursive=True)))]
     proc.send_signal(signal.SIGINT)
     started = time.monotonic()
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)  # an impatient second Ctrl-C must not cut the cleanup short
     try:
         code = proc.wait(timeout=90)
     except subprocess.TimeoutExpired:
