@@ -16,6 +16,7 @@ import psycopg.errors
 
 from ingest_stream.batch import Batch
 from ingest_stream.commits import CommitSink, summarize
+from ingest_stream.logs import first_line
 from ingest_stream.records import DeadLetter, DeadLetterReason, Parsed
 from ingest_stream.store import Store, StoreUnavailableError, WriteResult
 
@@ -63,7 +64,7 @@ class BatchWriter:
             if not isinstance(exc, psycopg.errors.DataError | psycopg.errors.IntegrityError):
                 # Permissions, a missing table, a read-only server: the operator's problem, not the
                 # message's. Retry without acknowledging, and say so in health.
-                raise StoreUnavailableError(str(exc).strip().splitlines()[0]) from exc
+                raise StoreUnavailableError(first_line(exc)) from exc
             if len(batch) == 1:
                 delivery = batch.deliveries[0]
                 log.error("database rejected a message; dead-lettering it", extra={"error": str(exc)})

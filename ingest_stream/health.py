@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ingest_stream.logs import first_line
 from ingest_stream.metrics import IngestMetrics
 
 log = logging.getLogger("ingest_stream.health")
@@ -87,7 +88,7 @@ class HealthServer:
         try:
             age = self.newest_reading_age_s()
         except Exception as exc:  # a health probe reports failures, it never raises
-            return 503, {"status": "unknown", "error": str(exc).splitlines()[0] if str(exc) else repr(exc)}
+            return 503, {"status": "unknown", "error": first_line(exc)}
         if age is None:
             return 503, {"status": "critical", "seconds_since_newest": None, "detail": "no reading landed yet"}
         level = "ok" if age < self.warning_s else "warning" if age < self.critical_s else "critical"
@@ -105,7 +106,7 @@ class HealthServer:
             self.ping_database()
         except Exception as exc:  # a probe reports, it never raises
             self.state.database_ok = False
-            self.state.database_error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            self.state.database_error = first_line(exc)
         else:
             self.state.database_ok, self.state.database_error = True, None
 

@@ -15,6 +15,12 @@ import orjson
 _RESERVED = set(vars(logging.makeLogRecord({})))
 
 
+def first_line(exc: BaseException) -> str:
+    """An error in one line for logs and health: drivers put hints and context on the lines after."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else repr(exc)
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, instance_id: str) -> None:
         super().__init__()

@@ -20,6 +20,7 @@ from ingest_stream.coordination.members import MemberRegistry
 from ingest_stream.coordination.takeover import TakeoverCoordinator
 from ingest_stream.health import HealthServer, HealthState
 from ingest_stream.link import WorkerGoneError, WorkerLink
+from ingest_stream.logs import first_line
 from ingest_stream.metrics import IngestMetrics
 from ingest_stream.mqtt_session import BrokerAddress, MqttSession, SessionOptions
 from ingest_stream.parsing import TopicTemplate
@@ -180,7 +181,7 @@ class IngestService:
         try:
             result = bool(call())
         except psycopg.Error as exc:
-            self.health.database_ok, self.health.database_error = False, str(exc).splitlines()[0]
+            self.health.database_ok, self.health.database_error = False, first_line(exc)
             return False
         if self.health.standby:
             # A standby writes nothing, so its lease calls are its only database health signal.

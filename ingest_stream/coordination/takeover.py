@@ -19,6 +19,7 @@ import psycopg
 
 from ingest_stream.coordination.members import Member, MemberRegistry
 from ingest_stream.delivery import DeliverySink
+from ingest_stream.logs import first_line
 from ingest_stream.metrics import IngestMetrics
 from ingest_stream.mqtt_session import BrokerAddress, MqttSession, SessionOptions
 
@@ -78,7 +79,7 @@ class TakeoverCoordinator:
             try:
                 self.tick()
             except psycopg.Error as exc:
-                log.warning("coordination database call failed", extra={"error": str(exc).splitlines()[0]})
+                log.warning("coordination database call failed", extra={"error": first_line(exc)})
 
     def tick(self) -> None:
         try:
@@ -144,4 +145,4 @@ class TakeoverCoordinator:
         try:
             self.registry.release(drain.member)
         except psycopg.Error as exc:
-            log.warning("could not release a drain claim", extra={"error": str(exc).splitlines()[0]})
+            log.warning("could not release a drain claim", extra={"error": first_line(exc)})

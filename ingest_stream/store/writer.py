@@ -18,6 +18,7 @@ import psycopg.errors
 from psycopg.types.json import Jsonb
 
 from ingest_stream.batch import Batch
+from ingest_stream.logs import first_line
 from ingest_stream.records import CommandAck, Reading
 from ingest_stream.store import sql
 from ingest_stream.store.copy_data import copy_data
@@ -64,10 +65,6 @@ def latest_acks(acks: list[CommandAck]) -> list[CommandAck]:
         if key not in newest or ack.ts >= newest[key].ts:
             newest[key] = ack
     return list(newest.values())
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
 
 
 def _copy(cur: psycopg.Cursor[Any], statement: str, data: bytes) -> None:
@@ -129,7 +126,7 @@ class TelemetryStore:
                 log.info("batch deadlocked with another write; retrying", extra={"attempt": attempt})
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 self.close()
-                raise StoreUnavailableError(_first_line(exc)) from exc
+                raise StoreUnavailableError(first_line(exc)) from exc
         raise StoreUnavailableError(f"the batch deadlocked {DEADLOCK_ATTEMPTS} times in a row")
 
     def _write(self, batch: Batch) -> WriteResult:
