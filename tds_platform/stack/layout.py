@@ -33,6 +33,9 @@ class StackLayout:
     mqtt_port: int = DEFAULT_MQTT_PORT
     with_timescaledb: bool = True
     durable: bool = True
+    # `timescaledb.license` at server start: one build with the Timescale-License code serves both
+    # editions, so the stack says which one it runs instead of taking whatever the build defaults to.
+    timescaledb_license: str = "apache"
 
     @property
     def pg_data(self) -> Path:
