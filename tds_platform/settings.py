@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tds_platform.stack.layout import DEFAULT_ROOT, StackLayout
+from tds_platform.stack.postgres import LocalPostgres
 
 
 class PlatformSettings(BaseSettings):
@@ -38,8 +39,7 @@ class PlatformSettings(BaseSettings):
         return f"mqtt://127.0.0.1:{self.layout().mqtt_port}"
 
     def resolved_database_url(self) -> str:
-        """TDS_DATABASE_URL, or the local stack's `tds` database when it is unset."""
+        """TDS_DATABASE_URL, or the local stack's `tds` database as the platform's login when it is unset."""
         if self.database_url:
             return self.database_url
-        layout = self.layout()
-        return f"postgresql://postgres@127.0.0.1:{layout.pg_port}/tds"
+        return LocalPostgres(self.layout()).url()

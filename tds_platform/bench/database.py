@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
-from psycopg import sql
 
 from tds_platform.bench.shapes import BACKLOG_START, SITE, TENANT, MessageShape
-from tds_platform.db import migrate
 from tds_platform.db.edition import detect_edition_url
 from tds_platform.db.engine import engine_for
 from tds_platform.stack import LocalStack
@@ -85,22 +83,13 @@ class BenchDatabase:
 
     def __init__(self, stack: LocalStack) -> None:
         self.stack = stack
-        self.admin_url = stack.database_url("postgres")
-        self.url = stack.database_url(BENCH_DATABASE)
-        self.writer_url = stack.database_url(BENCH_DATABASE, user=WRITER_LOGIN)
+        # The harness seeds, empties and counts as the owner; the writer under test logs in as itself.
+        self.url = stack.database_url(BENCH_DATABASE, login="tds_owner")
+        self.writer_url = stack.database_url(BENCH_DATABASE, login=WRITER_LOGIN)
 
     def create(self, shapes: list[MessageShape]) -> None:
         """A fresh migrated database (any earlier benchmark's is dropped), seeded with every series."""
-        self.drop()
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DATABASE)))
-            if conn.execute(ROLE_EXISTS, (WRITER_LOGIN,)).fetchone() is None:
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(WRITER_LOGIN)))
-        migrate.upgrade(self.url)
-        engine_for(self.url).dispose()
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(WRITER_GROUP_ROLE),
-                                                          sql.Identifier(WRITER_LOGIN)))
+        self.stack.postgres.create_database(BENCH_DATABASE)
         widest = max(shapes, key=lambda s: s.points)
         with psycopg.connect(self.url, autocommit=True) as conn:
             params = {"tenant": TENANT, "site": SITE, "equipment": widest.equipment_names, "metrics": widest.metrics}
@@ -108,8 +97,8 @@ class BenchDatabase:
             conn.execute(SEED_SERIES, params)
 
     def drop(self) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DATABASE)))
+        engine_for(self.url).dispose()
+        self.stack.postgres.drop_database(BENCH_DATABASE)
 
     def edition(self) -> str:
         return detect_edition_url(self.url).value

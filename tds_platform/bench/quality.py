@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from tds_platform.bench.ingest import bench_stack
-from tds_platform.db import migrate
 from tds_platform.db.edition import detect_edition_url
 from tds_platform.db.engine import engine_for
 from tds_platform.defs.rollups.levels import LEVELS
@@ -141,25 +139,23 @@ class QualityBenchDatabase:
     """`tds_bench_quality` in the stack's cluster: created fresh, migrated, seeded, measured, dropped."""
 
     def __init__(self, stack: LocalStack) -> None:
-        self.admin_url = stack.database_url("postgres")
+        self.stack = stack
+        # What is measured runs as Dagster's login, as in production; seeding and VACUUM as the owner.
         self.url = stack.database_url(BENCH_DATABASE)
+        self.owner_url = stack.database_url(BENCH_DATABASE, login="tds_owner")
 
     def create(self) -> None:
-        self.drop()
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DATABASE)))
-        migrate.upgrade(self.url)
+        self.stack.postgres.create_database(BENCH_DATABASE)
 
     def drop(self) -> None:
         engine_for(self.url).dispose()
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DATABASE)))
+        self.stack.postgres.drop_database(BENCH_DATABASE)
 
     def seed(self, options: QualityBenchOptions) -> dict[str, Any]:
         """The day of readings, then the silences cut out of it; VACUUM ANALYZE as autovacuum would
         have left a day-old table (visibility map set, statistics current)."""
         params = {"tenant": TENANT, "day": DAY, "equipment": options.equipment, "metrics": options.metrics}
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        with psycopg.connect(self.owner_url, autocommit=True) as conn:
             conn.execute(SEED_EQUIPMENT, params)
             conn.execute(SEED_SERIES, params)
             started = time.monotonic()

@@ -93,6 +93,12 @@ def _create(conn: Connection, login: str, tenant: str, password: str) -> None:
     except DBAPIError as exc:
         if isinstance(exc.orig, psycopg.errors.DuplicateObject):
             raise click.ClickException(f"a database role named {login!r} already exists; pick another --name") from exc
+        if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
+            raise click.ClickException(
+                "creating a database login takes an administrator, not the platform's own login: pass the "
+                "superuser's URL with --database-url (local stack: "
+                "--database-url \"$(tds stack url --login postgres)\")"
+            ) from exc
         if isinstance(exc.orig, psycopg.errors.UndefinedFunction):
             raise click.ClickException("the database lacks analyst support; run `tds db upgrade` first") from exc
         raise

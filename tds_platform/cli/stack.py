@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
 
 from tds_platform.cli.errors import user_errors
 from tds_platform.db.urls import redact
-from tds_platform.stack import LocalStack, StackLayout
+from tds_platform.stack import LocalStack, StackError, StackLayout
 from tds_platform.stack.layout import DEFAULT_MQTT_PORT, DEFAULT_PG_PORT
+from tds_platform.stack.postgres import best_edition
 
 stack_dir_option = click.option(
     "--stack-dir", type=click.Path(path_type=Path), default=Path(".tds"), envvar="TDS_STACK_DIR",
     show_default=True, help="Folder that holds the local stack's data and config.",
 )
+
+
+edition_option = click.option(
+    "--edition", type=click.Choice(["full", "apache", "none"]), default=None,
+    help="TimescaleDB edition of a new stack (default: full when this machine has it, else apache; "
+         "none = plain PostgreSQL). An existing stack keeps the edition it was made with.",
+)
+
+
+def load_layout(stack_dir: Path, edition: str | None) -> StackLayout:
+    """The stack in `stack_dir`, or a new one on `edition` (default: the best this machine has)."""
+    layout = StackLayout.load(stack_dir.absolute(), edition=edition or best_edition())
+    if edition is not None and layout.edition != edition:
+        raise StackError(f"the stack in {layout.root} runs the {layout.edition} edition; "
+                         f"use another --stack-dir for {edition}")
+    return layout
 
 
 @click.group("stack")
@@ -26,16 +44,31 @@ def stack() -> None:
 @stack_dir_option
 @click.option("--pg-port", type=int, default=DEFAULT_PG_PORT, show_default=True)
 @click.option("--mqtt-port", type=int, default=DEFAULT_MQTT_PORT, show_default=True)
-@click.option("--no-timescaledb", is_flag=True, help="Plain PostgreSQL, without the extension.")
+@edition_option
 @user_errors
-def up(stack_dir: Path, pg_port: int, mqtt_port: int, no_timescaledb: bool) -> None:
+def up(stack_dir: Path, pg_port: int, mqtt_port: int, edition: str | None) -> None:
     """Start both servers and wait until they accept connections."""
-    layout = StackLayout(root=stack_dir.absolute(), pg_port=pg_port, mqtt_port=mqtt_port,
-                         with_timescaledb=not no_timescaledb)
+    layout = dataclasses.replace(load_layout(stack_dir, edition), pg_port=pg_port, mqtt_port=mqtt_port)
     local = LocalStack(layout)
     local.up()
-    click.echo(f"PostgreSQL  {redact(local.database_url())}")
+    click.echo(f"PostgreSQL  {redact(local.database_url())}  (TimescaleDB edition: {layout.edition};"
+               f" logins in {layout.pg_logins})")
     click.echo(f"Mosquitto   mqtt://127.0.0.1:{layout.mqtt_port}  (accounts in {local.broker.credentials_file})")
+
+
+@stack.command("url")
+@stack_dir_option
+@click.option("--login", type=click.Choice(["tds_dagster", "tds_ingest", "tds_owner", "tds_grafana", "postgres"]),
+              default="tds_dagster", show_default=True,
+              help="Whose URL: the platform, the writer, the owner... (postgres: the superuser, through the socket)")
+@click.option("--database", default="tds", show_default=True)
+@user_errors
+def url(stack_dir: Path, login: str, database: str) -> None:
+    """Print a login's database URL with its password, e.g. psql "$(tds stack url)"."""
+    layout = StackLayout.load(stack_dir.absolute())
+    if not layout.pg_logins.exists():
+        raise StackError(f"there is no local stack in {layout.root}: start one with `make up` or `tds stack up`")
+    click.echo(LocalStack(layout).database_url(database, login))
 
 
 @stack.command("down")

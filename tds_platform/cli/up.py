@@ -11,11 +11,11 @@ from pathlib import Path
 import click
 
 from tds_platform.cli.errors import user_errors
-from tds_platform.cli.stack import stack_dir_option
+from tds_platform.cli.stack import edition_option, load_layout, stack_dir_option
 from tds_platform.db import migrate
 from tds_platform.db.edition import detect_edition_url
 from tds_platform.db.urls import redact
-from tds_platform.run.platform import WRITER_LOGIN, PlatformPorts, platform_services
+from tds_platform.run.platform import PlatformPorts, platform_services
 from tds_platform.run.supervisor import Supervisor, stop_recorded
 from tds_platform.stack import LocalStack, StackError, StackLayout
 from tds_platform.stack.processes import pid_alive, port_open, read_pid, wait_for_exit
@@ -40,13 +40,14 @@ def _check_ports(ports: PlatformPorts) -> None:
 @click.option("--no-dagster", is_flag=True, help="Stack, writers and simulator only.")
 @click.option("--pg-port", type=int, default=None, help="PostgreSQL port (default: the stack's, else 55432).")
 @click.option("--mqtt-port", type=int, default=None, help="Mosquitto port (default: the stack's, else 51883).")
+@edition_option
 @user_errors
 def up(stack_dir: Path, ui_port: int, writer_port: int, history: str, no_dagster: bool, pg_port: int | None,
-       mqtt_port: int | None) -> None:
+       mqtt_port: int | None, edition: str | None) -> None:
     """Start the stack, migrate, and run writers, simulator and Dagster until Ctrl-C."""
     ports = PlatformPorts(ui=ui_port, first_writer_http=writer_port)
     _check_ports(ports)
-    layout = StackLayout.load(stack_dir.absolute())
+    layout = load_layout(stack_dir, edition)
     layout = dataclasses.replace(layout, pg_port=pg_port or layout.pg_port, mqtt_port=mqtt_port or layout.mqtt_port)
     local = LocalStack(layout)
     click.echo("starting PostgreSQL+TimescaleDB and Mosquitto ...")
@@ -57,8 +58,7 @@ def up(stack_dir: Path, ui_port: int, writer_port: int, history: str, no_dagster
     owner.write_text(f"{os.getpid()}\n")
     try:
         url = local.database_url()
-        migrate.upgrade(url)
-        local.ensure_login(WRITER_LOGIN, "tds_writer")
+        migrate.upgrade(local.database_url(login="tds_owner"))
         for service in platform_services(local, ports, history=history, with_dagster=not no_dagster):
             supervisor.start(service)
         _print_where_to_look(local, ports, url, supervisor, no_dagster)
@@ -83,7 +83,7 @@ def _print_where_to_look(local: LocalStack, ports: PlatformPorts, url: str, supe
                          no_dagster: bool) -> None:
     edition = detect_edition_url(url).value
     click.echo(f"database     {redact(url)}  (TimescaleDB edition: {edition}, revision {migrate.current(url)})")
-    click.echo(f"psql         psql {redact(url)}")
+    click.echo(f"psql         psql \"$(tds stack url)\"   (logins and passwords: {local.layout.pg_logins})")
     click.echo(f"broker       mqtt://127.0.0.1:{local.layout.mqtt_port}  (accounts: {local.broker.credentials_file})")
     for n in (0, 1):
         click.echo(f"writer-{n + 1}     http://127.0.0.1:{ports.first_writer_http + n}/health   .../metrics")

@@ -53,7 +53,7 @@ def writer_services(stack: LocalStack, ports: PlatformPorts, count: int = 2) -> 
     services = []
     for n in range(1, count + 1):
         env = {
-            "TDS_DATABASE_URL": stack.database_url(user=WRITER_LOGIN),
+            "TDS_DATABASE_URL": stack.database_url(login=WRITER_LOGIN),
             "TDS_MQTT_URL": stack.writer_mqtt_url(),
             "TDS_MQTT_GROUP": "local",
             "TDS_INSTANCE_ID": f"local-{n}",

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
-from psycopg import sql
-
 from tds_platform.db.edition import detect_edition_url
 from tds_platform.stack.layout import StackLayout
 from tds_platform.stack.mosquitto import PLATFORM_USER, WRITER_USER, LocalMosquitto
@@ -43,22 +40,16 @@ class LocalStack:
         self.layout.root.chmod(0o755)
         self.layout.save()
         self.postgres.start()
+        self.postgres.provision()
         self.broker.start()
 
     def down(self) -> None:
         self.broker.stop()
         self.postgres.stop()
 
-    def database_url(self, database: str = "tds", user: str = "postgres") -> str:
-        return self.postgres.url(database, user)
-
-    def ensure_login(self, login: str, group_role: str, database: str = "tds") -> None:
-        """A passwordless login (local trust auth) in one of the migration's group roles."""
-        with psycopg.connect(self.database_url(database), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone()
-            if exists is None:
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE {}").format(
-                    sql.Identifier(login), sql.Identifier(group_role)))
+    def database_url(self, database: str = "tds", login: str = "tds_dagster") -> str:
+        """A service login's URL (tds_owner migrates, tds_ingest writes, tds_dagster runs the platform)."""
+        return self.postgres.url(database, login)
 
     def writer_mqtt_url(self) -> str:
         return self.broker.url(WRITER_USER)

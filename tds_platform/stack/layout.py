@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 DEFAULT_ROOT = Path(".tds")
@@ -31,11 +31,16 @@ class StackLayout:
     root: Path
     pg_port: int = DEFAULT_PG_PORT
     mqtt_port: int = DEFAULT_MQTT_PORT
-    with_timescaledb: bool = True
+    # "full", "apache" or "none" (plain PostgreSQL): one TimescaleDB build with the Timescale-License
+    # code serves both editions (`timescaledb.license` at server start), so the stack says which one
+    # it runs instead of taking the build's default. Fixed when the cluster is made: a database with
+    # continuous aggregates cannot move to the Apache edition.
+    edition: str = "apache"
     durable: bool = True
-    # `timescaledb.license` at server start: one build with the Timescale-License code serves both
-    # editions, so the stack says which one it runs instead of taking whatever the build defaults to.
-    timescaledb_license: str = "apache"
+
+    @property
+    def with_timescaledb(self) -> bool:
+        return self.edition != "none"
 
     @property
     def pg_data(self) -> Path:
@@ -48,6 +53,11 @@ class StackLayout:
     @property
     def pg_log(self) -> Path:
         return self.root / "postgres" / "postgres.log"
+
+    @property
+    def pg_logins(self) -> Path:
+        """The service logins' passwords (mode 0600), as `.env` holds them in production."""
+        return self.root / "postgres" / "logins.json"
 
     @property
     def mqtt_dir(self) -> Path:
@@ -87,11 +97,14 @@ class StackLayout:
         self.state_file.write_text(json.dumps(data, indent=2) + "\n")
 
     @classmethod
-    def load(cls, root: Path = DEFAULT_ROOT) -> StackLayout:
-        """The layout saved by the last `up` in `root`, or the defaults if there was none."""
+    def load(cls, root: Path = DEFAULT_ROOT, edition: str = "apache") -> StackLayout:
+        """The layout saved by the last `up` in `root`, or the defaults (and `edition`) if there was none."""
         state = root / "stack.json"
         if not state.exists():
-            return cls(root=root.absolute())
+            return cls(root=root.absolute(), edition=edition)
         data = json.loads(state.read_text())
         data["root"] = Path(data["root"])
-        return cls(**data)
+        if "with_timescaledb" in data:  # written before the edition was chosen per stack
+            data["edition"] = "apache" if data.pop("with_timescaledb") else "none"
+        known = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})

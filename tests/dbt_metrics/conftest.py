@@ -15,11 +15,15 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from sqlalchemy.engine import make_url
 
+from tds_platform.db.edition import detect_edition_url
+from tds_platform.db.engine import engine_for
 from tds_platform.db.urls import libpq_url
 from tds_platform.defs.dbt.project import dbt_project
 from tds_platform.defs.dbt.resource import platform_dbt
+from tds_platform.defs.rollups.levels import LEVELS
+from tds_platform.defs.rollups.refresh import refresh
+from tests.servers import admin_url
 
 DAY_1 = datetime(2026, 3, 1, tzinfo=UTC)
 WINDOW = (DAY_1, DAY_1 + timedelta(days=2))
@@ -71,13 +75,14 @@ class Fleet:
         return [r for r in self.readings
                 if r.series.equipment == equipment and (metric is None or r.series.metric == metric)]
 
-    def query_url(self, user: str | None = None) -> str:
-        """libpq URL of the database, as `user` when given (the test clusters trust local logins)."""
-        url = make_url(self.url).set(username=user) if user else make_url(self.url)
-        return libpq_url(url.render_as_string(hide_password=False))
+    @property
+    def admin_url(self) -> str:
+        """The superuser: creates analyst logins (an administrator's job) and inspects."""
+        return admin_url(self.url)
 
-    def query(self, sql: str, params: dict | None = None, *, user: str | None = None) -> list[dict]:
-        with psycopg.connect(self.query_url(user), row_factory=dict_row) as conn:
+    def query(self, sql: str, params: dict | None = None, *, url: str | None = None) -> list[dict]:
+        """As the platform's login (dbt's), or as whoever `url` names."""
+        with psycopg.connect(url or self.url, row_factory=dict_row) as conn:
             return conn.execute(sql, params or {}).fetchall()
 
 
@@ -111,21 +116,6 @@ INSERT_GAP = """
 INSERT INTO tds.gaps (tenant, equipment, metric, gap_start, gap_end, duration_s)
 VALUES (%s, %s, %s, %s, %s, extract(epoch from %s::timestamptz - %s::timestamptz))
 """
-# What the rollup assets land (tables on the Apache edition and plain PostgreSQL).
-ROLLUP_1H = """
-INSERT INTO tds.telemetry_1h_data (series_id, bucket, n, min, max, avg, sum, first, last)
-SELECT series_id, date_trunc('hour', ts, 'UTC'), count(value), min(value), max(value),
-       sum(value) / count(value), sum(value),
-       (array_agg(value ORDER BY ts))[1], (array_agg(value ORDER BY ts DESC))[1]
-FROM tds.telemetry_raw GROUP BY 1, 2
-"""
-ROLLUP_1D = """
-INSERT INTO tds.telemetry_1d_data (series_id, bucket, n, min, max, avg, sum, first, last)
-SELECT series_id, date_trunc('day', ts, 'UTC'), count(value), min(value), max(value),
-       sum(value) / count(value), sum(value),
-       (array_agg(value ORDER BY ts))[1], (array_agg(value ORDER BY ts DESC))[1]
-FROM tds.telemetry_raw GROUP BY 1, 2
-"""
 # One quality row per series and hour since first_seen, 6 readings expected each hour.
 QUALITY = """
 INSERT INTO tds.quality_hourly (hour, tenant, site, equipment, metric, expected, received, good,
@@ -156,9 +146,11 @@ def load_fleet(url: str) -> list[Reading]:
                 conn.execute(INSERT_GAP, (series.tenant, series.equipment, series.metric, start, end, end, start))
         with conn.cursor() as cur:
             cur.executemany(INSERT_READING, [(series_ids[r.series], r.ts, r.value, r.quality) for r in readings])
-        conn.execute(ROLLUP_1H)
-        conn.execute(ROLLUP_1D)
         conn.execute(QUALITY, {"expected": EXPECTED_PER_HOUR, "start": WINDOW[0], "end": WINDOW[1]})
+    # The rollups exactly as their assets land them, on whichever edition the database runs.
+    engine, edition = engine_for(url), detect_edition_url(url)
+    for level in LEVELS:
+        refresh(engine, edition, level, *WINDOW)
     return readings
 
 

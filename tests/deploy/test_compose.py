@@ -21,9 +21,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
-SERVICES = {"timescaledb", "broker", "migrate", "ingest", "dagster-code", "dagster-webserver", "dagster-daemon",
-            "prometheus", "grafana"}
-ONE_SHOT = {"migrate"}
+SERVICES = {"timescaledb", "broker", "db-roles", "migrate", "ingest", "dagster-code", "dagster-webserver",
+            "dagster-daemon", "prometheus", "grafana"}
+ONE_SHOT = {"db-roles", "migrate"}
+# The database itself, and the one-shot that applies the logins script before each migration.
+SUPERUSER_SERVICES = {"timescaledb", "db-roles"}
 NAMED_VOLUMES = {
     "timescaledb": ("pgdata", "/var/lib/postgresql/data"),
     "broker": ("broker-data", "/mosquitto/data"),
@@ -115,10 +117,12 @@ def test_bind_mounts_come_from_the_repository(config: dict[str, Any]) -> None:
                 assert mount.get("read_only"), f"{name} may write into the checkout at {mount['source']}"
 
 
-def test_services_start_after_the_migration(config: dict[str, Any]) -> None:
+def test_services_start_after_the_roles_and_the_migration(config: dict[str, Any]) -> None:
     services = config["services"]
+    assert services["db-roles"]["depends_on"]["timescaledb"]["condition"] == "service_healthy"
+    assert services["db-roles"]["entrypoint"] == ["sh", "/opt/tds/10-tds-logins.sh"]
     assert services["migrate"]["command"] == ["tds", "db", "upgrade"]
-    assert services["migrate"]["depends_on"]["timescaledb"]["condition"] == "service_healthy"
+    assert services["migrate"]["depends_on"]["db-roles"]["condition"] == "service_completed_successfully"
     for name in ("ingest", "dagster-code"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
@@ -155,7 +159,7 @@ def test_no_service_connects_as_the_database_superuser(config: dict[str, Any], s
         url = env.get("TDS_DATABASE_URL")
         if url:
             assert re.match(r"postgresql://tds_\w+:", url), f"{name} connects as {url.split(':')[1]}"
-        if name != "timescaledb":
+        if name not in SUPERUSER_SERVICES:
             assert superuser_password not in json.dumps(service), f"{name} sees the superuser password"
 
 

@@ -1,19 +1,17 @@
-"""The compose database's service logins: created by deploy/postgres/initdb, none a superuser.
+"""The compose database's service logins: made by deploy/postgres/initdb, none a superuser.
 
-A cluster of our own plays the timescaledb image: the extension already created in `tds`, then the
-shipped init script, then the migrations run as the owner login the `migrate` service uses.
+A cluster of our own plays the timescaledb image: the extension created in `tds`, the shipped
+logins script, then the migrations run as the owner login the `migrate` service uses. Every other
+test cluster of the session is set up the same way (tests/servers.py); this module checks the
+script itself, so it changes passwords on a cluster nobody else uses.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -21,119 +19,110 @@ import pytest
 from psycopg import errors
 
 from tds_platform.db import migrate
-from tds_platform.stack.layout import StackLayout, free_port
-from tds_platform.stack.postgres import LocalPostgres
+from tds_platform.stack.postgres import LOGINS_SCRIPT, SERVICE_LOGINS, LocalPostgres
+from tests.servers import DEFAULT_EDITION, Cluster, session_layout
 
 REPO = Path(__file__).resolve().parents[2]
-INIT_SCRIPT = REPO / "deploy" / "postgres" / "initdb" / "10-tds-logins.sh"
 DASHBOARD = REPO / "deploy" / "grafana" / "provisioning" / "dashboards" / "tds-ingest.json"
-LOGINS = ("tds_owner", "tds_ingest", "tds_dagster", "tds_grafana")
-
-
-@dataclass
-class ComposeDatabase:
-    pg: LocalPostgres
-    passwords: dict[str, str]
-
-    def url(self, login: str, database: str = "tds") -> str:
-        return self.pg.url(database, login)
 
 
 def _init_environment(pg: LocalPostgres, passwords: dict[str, str]) -> dict[str, str]:
     """What the postgres image's entrypoint hands its init scripts (plus where our server is)."""
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PGHOST": "127.0.0.1", "PGPORT": str(pg.layout.pg_port),
+        "PGHOST": str(pg.layout.pg_socket_dir), "PGPORT": str(pg.layout.pg_port),
         "POSTGRES_USER": "postgres", "POSTGRES_DB": "tds",
         **{f"TDS_DB_{login.removeprefix('tds_').upper()}_PASSWORD": pw for login, pw in passwords.items()},
     }
 
 
+def _run_script(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", str(LOGINS_SCRIPT)], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
 @pytest.fixture(scope="module")
-def compose_database() -> Iterator[ComposeDatabase]:
-    root = Path(tempfile.mkdtemp(prefix="tds-test-compose-db-"))
-    root.chmod(0o755)
-    pg = LocalPostgres(StackLayout(root=root, pg_port=free_port(), durable=False))
+def compose_database() -> Iterator[LocalPostgres]:
+    pg = LocalPostgres(session_layout("tds-test-compose-db-", DEFAULT_EDITION))
     pg.start()
-    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-        conn.execute("DROP DATABASE dagster")  # the local stack makes one; the init script must
-    with psycopg.connect(pg.url("tds"), autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION timescaledb")  # what the image's own init script does
-    passwords = {login: secrets.token_hex(12) for login in LOGINS}
-    result = subprocess.run(["sh", str(INIT_SCRIPT)], env=_init_environment(pg, passwords),
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    database = ComposeDatabase(pg, passwords)
-    migrate.upgrade(database.url("tds_owner"))
-    yield database
-    pg.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    pg.provision()
+    migrate.upgrade(pg.url("tds", "tds_owner"))
+    yield pg
+    Cluster(pg).stop()
 
 
-def test_no_service_login_is_privileged(compose_database: ComposeDatabase) -> None:
-    with psycopg.connect(compose_database.url("postgres")) as conn:
+def test_no_service_login_is_privileged(compose_database: LocalPostgres) -> None:
+    with psycopg.connect(compose_database.admin_url()) as conn:
         rows = conn.execute(
             "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles"
-            " WHERE rolname = ANY(%s) ORDER BY rolname", [list(LOGINS)]).fetchall()
-    assert [row[0] for row in rows] == sorted(LOGINS)
+            " WHERE rolname = ANY(%s) ORDER BY rolname", [list(SERVICE_LOGINS)]).fetchall()
+    assert [row[0] for row in rows] == sorted(SERVICE_LOGINS)
     assert all(row[1:] == (False, False, False, False) for row in rows), rows
 
 
-def test_migrations_ran_as_the_owner_login(compose_database: ComposeDatabase) -> None:
-    with psycopg.connect(compose_database.url("tds_owner")) as conn:
+def test_migrations_ran_as_the_owner_login(compose_database: LocalPostgres) -> None:
+    with psycopg.connect(compose_database.url("tds", "tds_owner")) as conn:
         owner = conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 'tds'"
                              " AND tablename = 'telemetry_raw'").fetchone()
         assert owner == ("tds_owner",)
-        assert migrate.current(compose_database.url("tds_owner")) == migrate.head()
+        assert migrate.current(compose_database.url("tds", "tds_owner")) == migrate.head()
 
 
-def test_writer_login_inserts_but_cannot_delete(compose_database: ComposeDatabase) -> None:
-    with psycopg.connect(compose_database.url("tds_ingest")) as conn:
-        conn.execute("INSERT INTO tds.dlq (topic, payload, reason) VALUES ('tds/x', '\\x00', 'test')")
-        conn.commit()
-        for statement in ("DELETE FROM tds.telemetry_raw", "DELETE FROM tds.dlq", "TRUNCATE tds.dlq",
-                          "DROP TABLE tds.dlq"):
-            with pytest.raises(errors.InsufficientPrivilege):
-                conn.execute(statement)
-            conn.rollback()
-
-
-def test_grafana_reads_freshness_and_writes_nothing(compose_database: ComposeDatabase) -> None:
-    with psycopg.connect(compose_database.url("tds_dagster")) as conn:
+def test_grafana_reads_freshness_and_writes_nothing(compose_database: LocalPostgres) -> None:
+    with psycopg.connect(compose_database.url("tds", "tds_dagster")) as conn:
         conn.execute("INSERT INTO tds.equipment (tenant, equipment, last_seen)"
                      " VALUES ('acme', 'chiller-1', now() - interval '90 seconds')")
     queries = [target["rawSql"] for panel in json.loads(DASHBOARD.read_text())["panels"]
                for target in panel.get("targets", []) if "rawSql" in target]
-    with psycopg.connect(compose_database.url("tds_grafana")) as conn:
+    with psycopg.connect(compose_database.url("tds", "tds_grafana")) as conn:
         for query in queries:
             assert conn.execute(query).fetchall()
         with pytest.raises(errors.InsufficientPrivilege):
             conn.execute("INSERT INTO tds.equipment (tenant, equipment) VALUES ('x', 'y')")
 
 
-def test_dagster_instance_uses_its_own_database(compose_database: ComposeDatabase, tmp_path: Path,
+def test_dagster_instance_uses_its_own_database(compose_database: LocalPostgres, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """deploy/dagster/dagster.yaml against the `dagster` database the init script made for tds_dagster."""
     from dagster import DagsterInstance
 
     config = (REPO / "deploy" / "dagster" / "dagster.yaml").read_text()
     (tmp_path / "dagster.yaml").write_text(config.replace("/opt/dagster/storage", str(tmp_path / "storage")))
-    for name, value in {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(compose_database.pg.layout.pg_port),
+    for name, value in {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(compose_database.layout.pg_port),
                         "DAGSTER_PG_USER": "tds_dagster",
-                        "DAGSTER_PG_PASSWORD": compose_database.passwords["tds_dagster"],
+                        "DAGSTER_PG_PASSWORD": compose_database.logins()["tds_dagster"],
                         "DAGSTER_PG_DB": "dagster"}.items():
         monkeypatch.setenv(name, value)
     with DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.get_runs() == []
-    with psycopg.connect(compose_database.url("tds_dagster", "dagster")) as conn:
+    with psycopg.connect(compose_database.url("dagster", "tds_dagster")) as conn:
         tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE tableowner = 'tds_dagster'")}
     assert {"runs", "event_logs"} <= tables
 
 
-def test_init_script_refuses_missing_passwords(compose_database: ComposeDatabase) -> None:
-    env = _init_environment(compose_database.pg, compose_database.passwords)
+def test_init_script_refuses_missing_passwords(compose_database: LocalPostgres) -> None:
+    env = _init_environment(compose_database, compose_database.logins())
     del env["TDS_DB_GRAFANA_PASSWORD"]
-    result = subprocess.run(["sh", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=30,
-                            check=False)
+    result = _run_script(env)
     assert result.returncode != 0
     assert "set it in .env" in result.stderr
+
+
+def test_the_script_runs_again_on_every_start_and_a_changed_password_takes_effect(
+        compose_database: LocalPostgres) -> None:
+    """Compose's db-roles service runs it before every migration: nothing fails the second time, and
+    .env stays the truth about each login's password."""
+    passwords = compose_database.logins()
+    changed = {**passwords, "tds_dagster": "a-new-dagster-password"}
+    result = _run_script(_init_environment(compose_database, changed))
+    assert result.returncode == 0, result.stderr
+    new_url = compose_database.url("tds", "tds_dagster").replace(passwords["tds_dagster"], changed["tds_dagster"])
+    try:
+        with psycopg.connect(new_url) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("tds_dagster",)
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(compose_database.url("tds", "tds_dagster"))
+    finally:
+        assert _run_script(_init_environment(compose_database, passwords)).returncode == 0
+    with psycopg.connect(compose_database.url("tds", "tds_dagster")) as conn:
+        assert conn.execute("SELECT pg_has_role('tds_owner', 'tds_platform', 'MEMBER')").fetchone() == (True,)

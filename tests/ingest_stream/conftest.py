@@ -28,23 +28,11 @@ from ingest_stream.mqtt_session import BrokerAddress
 from tds_platform.bench import sessions
 from tds_platform.stack import LocalStack
 from tds_platform.stack.layout import free_port
+from tests.servers import as_login
 
 TDS_INGEST = str(Path(sys.executable).parent / "tds-ingest")
 _tenants = itertools.count(1)
 BASE_TS = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-
-
-def ensure_writer_login(admin_url: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("""DO $$ BEGIN
-            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tds_ingest') THEN
-                CREATE ROLE tds_ingest LOGIN IN ROLE tds_writer;
-            END IF; END $$""")
-
-
-def as_user(url: str, user: str) -> str:
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
 
 
 def v1(metric_values: dict[str, float], ts: datetime) -> bytes:
@@ -268,7 +256,7 @@ class IngestRig:
 
     def writer(self, instance: str, group: str | None = "g", **env: str) -> WriterProcess:
         settings = {
-            "TDS_DATABASE_URL": as_user(self.database_url, "tds_ingest"),
+            "TDS_DATABASE_URL": as_login(self.database_url, "tds_ingest"),
             "TDS_MQTT_URL": self.stack.writer_mqtt_url(),
             "TDS_MQTT_TOPICS": self.topics,
             "TDS_INSTANCE_ID": f"{self.tenant}-{instance}",
@@ -355,13 +343,8 @@ class IngestRig:
             wipe_session(self.stack.writer_mqtt_url(), client_id)
 
 
-@pytest.fixture(scope="session")
-def writer_login(stack: LocalStack) -> None:
-    ensure_writer_login(stack.postgres.url("postgres"))
-
-
 @pytest.fixture
-def rig(stack: LocalStack, database_url: str, writer_login: None, tmp_path: Path) -> Iterator[IngestRig]:
+def rig(stack: LocalStack, database_url: str, tmp_path: Path) -> Iterator[IngestRig]:
     tenant = f"w{os.getpid() % 1000}x{next(_tenants)}"
     setup = IngestRig(stack, database_url, tenant, tmp_path)
     yield setup

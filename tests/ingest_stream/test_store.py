@@ -27,7 +27,8 @@ from ingest_stream.parsing import MessageParser, parse_templates
 from ingest_stream.pipeline import LeaseLostError, Pipeline
 from ingest_stream.records import DeadLetterReason, Parsed, Quality, Reading
 from ingest_stream.store import Fence, StoreUnavailableError, TelemetryStore, WriteResult
-from tests.ingest_stream.conftest import as_user, v1, wait_until
+from tests.ingest_stream.conftest import v1, wait_until
+from tests.servers import admin_url, as_login, with_password
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 _roles = itertools.count(1)
@@ -81,8 +82,8 @@ class Harness:
 
 
 @pytest.fixture
-def writer_url(database_url: str, writer_login: None) -> str:
-    return as_user(database_url, "tds_ingest")
+def writer_url(database_url: str) -> str:
+    return as_login(database_url, "tds_ingest")
 
 
 @pytest.fixture
@@ -127,9 +128,9 @@ def test_a_reading_the_database_rejects_dead_letters_only_its_message(
 
 def test_a_permission_error_is_retried_and_never_dead_lettered(database_url: str) -> None:
     login = f"ingest_noperm_{next(_roles)}_{time.time_ns() % 10**6}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(login)))
-    landing = TelemetryStore(as_user(database_url, login), "test")
+    with psycopg.connect(admin_url(database_url), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'no-grants-yet'").format(sql.Identifier(login)))
+    landing = TelemetryStore(with_password(database_url, login, "no-grants-yet"), "test")
     harness = Harness(landing, {"tds/t1/plant-1/ch-1/telem": Parsed(readings=(_reading("temp", 1),))})
     harness.deliver("tds/t1/plant-1/ch-1/telem", b"{}")
     stop = threading.Event()
@@ -142,7 +143,7 @@ def test_a_permission_error_is_retried_and_never_dead_lettered(database_url: str
         assert "permission denied" in (harness.health.database_error or "")
         assert harness.transport.acks == [], "nothing is acknowledged before it is committed"
         assert _count(database_url, "SELECT count(*) FROM tds.dlq") == 0, "a permission problem is not the message's"
-        with psycopg.connect(database_url, autocommit=True) as admin:
+        with psycopg.connect(admin_url(database_url), autocommit=True) as admin:
             admin.execute(sql.SQL("GRANT tds_writer TO {}").format(sql.Identifier(login)))
         worker.join(timeout=20)
         assert outcome == [True], "the retried write succeeds once the operator fixes the grant"
@@ -150,7 +151,7 @@ def test_a_permission_error_is_retried_and_never_dead_lettered(database_url: str
         stop.set()
         worker.join(timeout=5)
         landing.close()
-        with psycopg.connect(database_url, autocommit=True) as admin:
+        with psycopg.connect(admin_url(database_url), autocommit=True) as admin:
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(login)))
     assert _count(database_url, "SELECT count(*) FROM tds.telemetry_raw") == 1
     assert _count(database_url, "SELECT count(*) FROM tds.dlq") == 0
@@ -324,7 +325,8 @@ def _series_id(url: str, metric: str) -> int:
 
 
 def _waiting_on_a_lock(url: str, application_name: str) -> bool:
-    with psycopg.connect(url) as conn:
+    """Inspects every session, which only the superuser (or pg_read_all_stats) may."""
+    with psycopg.connect(admin_url(url)) as conn:
         row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
                            "AND wait_event_type = 'Lock'", (application_name,)).fetchone()
     return bool(row and row[0])
@@ -377,7 +379,7 @@ def test_a_batch_deadlocked_by_a_concurrent_write_of_the_same_readings_is_retrie
     batch = Batch()
     batch.add(AckLedger("own").received(1, 1, "tds/t1/plant-1/ch-1/telem", b"{}", time.time()),
               Parsed(readings=(_reading("temp", 2), _reading("temp", 1))))
-    other = psycopg.connect(database_url)
+    other = psycopg.connect(admin_url(database_url))
     other.execute("SET deadlock_timeout = '60s'")  # so PostgreSQL aborts the writer's transaction, not ours
     insert = "INSERT INTO tds.telemetry_raw (series_id, ts, value) VALUES (%s, %s, -1)"
     outcome: list[object] = []

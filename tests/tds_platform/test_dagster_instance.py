@@ -15,9 +15,10 @@ def test_repository_dagster_yaml_gives_a_postgres_backed_queued_instance(
     stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Its own database, as in the stack: Dagster's storage and ours both keep an alembic_version.
-    with psycopg.connect(stack.postgres.url("postgres"), autocommit=True) as conn:
+    # Owned by Dagster's login, as the logins script makes `dagster`.
+    with psycopg.connect(stack.postgres.admin_url(), autocommit=True) as conn:
         conn.execute('DROP DATABASE IF EXISTS "dagster_instance_test"')
-        conn.execute('CREATE DATABASE "dagster_instance_test"')
+        conn.execute('CREATE DATABASE "dagster_instance_test" OWNER tds_dagster')
     (tmp_path / "dagster.yaml").symlink_to(REPO_ROOT / "dagster.yaml")
     url = stack.postgres.url("dagster_instance_test").replace("postgresql://", "postgresql+psycopg2://")
     monkeypatch.setenv("TDS_DAGSTER_DATABASE_URL", url)

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from tds_platform.db.edition import Edition
-from tds_platform.defs.retention.plan import DELETE_BATCH, DROP_CHUNKS, plan
-from tds_platform.defs.retention.policy import TARGETS, RetentionSettings, RetentionTarget
+from tds_platform.defs.retention.plan import DELETE_BATCH, DROP_CHUNKS, MATERIALIZATION, delete_batch_sql, drops_chunks
+from tds_platform.defs.retention.policy import TARGETS, RetentionSettings, RetentionTarget, Storage
 
 
 @dataclass
@@ -38,23 +38,26 @@ class RetentionOutcome:
 
 def apply_target(engine: Engine, edition: Edition, target: RetentionTarget, settings: RetentionSettings,
                  now: datetime) -> RetentionOutcome:
+    """`rows_deleted` counts every row that went, in dropped chunks or by DELETE, so the figure is the
+    same on every edition."""
     outcome = RetentionOutcome(target, settings.days(target), settings.cutoff(target, now))
     if outcome.cutoff is None:
         return outcome
-    steps = plan(target, edition)
-    if steps.drop_chunks:
+    delete = DELETE_BATCH[target.setting]
+    if drops_chunks(target, edition):
         with engine.begin() as conn:
-            outcome.chunks_dropped = list(
-                conn.execute(DROP_CHUNKS, {"relation": target.table, "cutoff": outcome.cutoff}).scalars()
-            )
-    if steps.delete:
-        params = {"cutoff": outcome.cutoff, "batch": settings.delete_batch_rows}
-        while True:
-            with engine.begin() as conn:
-                deleted = conn.execute(DELETE_BATCH[target.setting], params).rowcount
-            outcome.rows_deleted += deleted
-            if deleted < settings.delete_batch_rows:
-                break
+            for chunk, rows in conn.execute(DROP_CHUNKS, {"relation": target.table, "cutoff": outcome.cutoff}):
+                outcome.chunks_dropped.append(chunk)
+                outcome.rows_deleted += rows
+            if target.storage is Storage.ROLLUP:
+                delete = delete_batch_sql(target, conn.execute(MATERIALIZATION, {"view": target.table}).scalar_one())
+    params = {"cutoff": outcome.cutoff, "batch": settings.delete_batch_rows}
+    while True:
+        with engine.begin() as conn:
+            deleted = conn.execute(delete, params).rowcount
+        outcome.rows_deleted += deleted
+        if deleted < settings.delete_batch_rows:
+            break
     return outcome
 
 

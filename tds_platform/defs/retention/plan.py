@@ -1,21 +1,26 @@
 """Which SQL removes a table's expired rows on each edition: pure functions, no database.
 
 drop_chunks removes whole chunks that end before the cutoff; a batched DELETE removes the rest
-exactly. Deletes key on the primary key, never on ctid (ctids repeat across hypertable chunks).
+exactly, so every edition keeps exactly the same rows. Deletes key on the primary key, never on ctid
+(ctids repeat across hypertable chunks).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from sqlalchemy import TextClause, text
 
 from tds_platform.db.edition import Edition
 from tds_platform.defs.retention.policy import TARGETS, RetentionTarget, Storage
 
+# Migration 0006: drop_chunks as the owner, with the rows each chunk held.
 DROP_CHUNKS = text(
-    "SELECT chunk::text FROM drop_chunks(CAST(:relation AS regclass), older_than => CAST(:cutoff AS timestamptz))"
-    " AS chunk"
+    "SELECT chunk, row_count FROM tds.drop_expired_chunks(CAST(:relation AS regclass), CAST(:cutoff AS timestamptz))"
+)
+# A continuous aggregate takes no DELETE: the rows past its last whole chunk go from the hypertable
+# that stores it (its owner, tds_platform, may). Name quoted by the catalog, never by us.
+MATERIALIZATION = text(
+    "SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name)"
+    " FROM timescaledb_information.continuous_aggregates WHERE format('%I.%I', view_schema, view_name) = :view"
 )
 
 DELETE_BATCH_TEMPLATE = """
@@ -25,25 +30,19 @@ DELETE FROM {table} WHERE {time} < :cutoff AND ({keys}) IN (
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    drop_chunks: bool
-    delete: bool
+def drops_chunks(target: RetentionTarget, edition: Edition) -> bool:
+    """Hypertables and continuous aggregates lose whole chunks first (then the DELETE takes the
+    rest); plain tables only ever take the DELETE."""
+    if target.storage is Storage.RAW:
+        return edition.has_hypertables
+    return target.storage is Storage.ROLLUP and edition.has_continuous_aggregates
 
 
-def plan(target: RetentionTarget, edition: Edition) -> Plan:
-    """Hypertables: drop whole chunks, then delete the remainder. Continuous aggregates (full
-    edition) cannot be DELETEd from: whole chunks only, so a few expired rows may stay a while."""
-    if target.storage is Storage.RAW and edition.has_hypertables:
-        return Plan(drop_chunks=True, delete=True)
-    if target.storage is Storage.ROLLUP and edition.has_continuous_aggregates:
-        return Plan(drop_chunks=True, delete=False)
-    return Plan(drop_chunks=False, delete=True)
-
-
-def delete_batch_sql(target: RetentionTarget) -> TextClause:
+def delete_batch_sql(target: RetentionTarget, table: str | None = None) -> TextClause:
+    """The batched DELETE for `target`, on `table` when its rows are stored elsewhere (a continuous
+    aggregate's materialization hypertable); `table` comes from the catalog, quoted there."""
     return text(DELETE_BATCH_TEMPLATE.format(
-        table=target.table, time=target.time_column, keys=", ".join(target.key_columns)
+        table=table or target.table, time=target.time_column, keys=", ".join(target.key_columns)
     ))
 
 

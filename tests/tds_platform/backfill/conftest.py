@@ -25,7 +25,8 @@ import pytest
 from ingest_stream.mqtt_session import BrokerAddress
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.stack import LocalStack
-from tests.ingest_stream.conftest import WriterProcess, as_user, ensure_writer_login, wipe_session
+from tests.ingest_stream.conftest import WriterProcess, wipe_session
+from tests.servers import as_login
 
 INTERVAL_S = 10
 _tenants = itertools.count(1)
@@ -180,7 +181,7 @@ class BackfillRig:
 
     def start_writer(self) -> None:
         self.writer = WriterProcess({
-            "TDS_DATABASE_URL": as_user(self.url, "tds_ingest"), "TDS_MQTT_URL": self.stack.writer_mqtt_url(),
+            "TDS_DATABASE_URL": as_login(self.url, "tds_ingest"), "TDS_MQTT_URL": self.stack.writer_mqtt_url(),
             "TDS_MQTT_TOPICS": f"tds/{self.tenant}/{{site}}/{{equipment}}/{{kind}};tenant={self.tenant}",
             "TDS_INSTANCE_ID": f"{self.tenant}-w", "TDS_BATCH_MAX_AGE_MS": "50",
         }, self.tmp_path / "writer.log").start().wait_ready(timeout_s=30)
@@ -193,18 +194,13 @@ class BackfillRig:
         wipe_session(self.stack.writer_mqtt_url(), self.writer_client_id)
 
 
-@pytest.fixture(scope="session")
-def writer_login(stack: LocalStack) -> None:
-    ensure_writer_login(stack.postgres.url("postgres"))
-
-
 @pytest.fixture
 def fast() -> BackfillSettings:
     return FAST
 
 
 @pytest.fixture
-def rig(stack: LocalStack, database_url: str, writer_login: None, tmp_path: Path) -> Iterator[BackfillRig]:
+def rig(stack: LocalStack, database_url: str, tmp_path: Path) -> Iterator[BackfillRig]:
     setup = BackfillRig(stack, database_url, f"bf{os.getpid() % 1000}x{next(_tenants)}", tmp_path)
     yield setup
     setup.close()

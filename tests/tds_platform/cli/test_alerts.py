@@ -33,10 +33,9 @@ def test_quiet_database_says_so(database_url: str) -> None:
 
 
 def test_unmigrated_database_is_one_clear_sentence(stack) -> None:
-    admin = stack.postgres.url("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(stack.postgres.admin_url(), autocommit=True) as conn:
         conn.execute('DROP DATABASE IF EXISTS "alerts_empty"')
-        conn.execute('CREATE DATABASE "alerts_empty"')
+        conn.execute('CREATE DATABASE "alerts_empty" OWNER tds_owner')
     result = CliRunner().invoke(cli, ["alerts", "--database-url", stack.postgres.url("alerts_empty")])
     assert result.exit_code == 1
     assert "run `tds db upgrade` first" in result.output

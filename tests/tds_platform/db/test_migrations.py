@@ -10,6 +10,8 @@ from psycopg import errors
 
 from tds_platform.db import migrate
 from tds_platform.db.edition import Edition, detect_edition_url
+from tests.conftest import cluster_of
+from tests.servers import TIMESCALE_EDITIONS, admin_url, as_login
 
 CONTRACT_COLUMNS = {
     "telemetry": ["ts", "tenant", "site", "equipment", "metric", "value", "value_text", "unit",
@@ -37,25 +39,20 @@ def _columns(url: str, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _empty_database(admin_url: str, name: str) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-@pytest.mark.parametrize("cluster", ["stack", "plain_postgres"])
-def test_upgrade_empty_database_then_rerun_is_clean(cluster: str, request: pytest.FixtureRequest) -> None:
-    server = request.getfixturevalue(cluster)
-    pg = getattr(server, "postgres", server)
-    url = _empty_database(pg.url("postgres"), f"empty_{cluster}")
+@pytest.mark.parametrize("edition", [*TIMESCALE_EDITIONS, "none"])
+def test_upgrade_empty_database_then_rerun_is_clean(edition: str, request: pytest.FixtureRequest) -> None:
+    """As compose does it: the image's database (extension created, logins script run), then the
+    migrate service as tds_owner, twice."""
+    cluster = cluster_of(request, edition)
+    name = f"empty_{edition}"
+    cluster.pg.provision(name)
+    url = cluster.pg.url(name, "tds_owner")
     assert migrate.current(url) is None
     migrate.upgrade(url)
     assert migrate.current(url) == migrate.head()
     migrate.upgrade(url)
     assert migrate.current(url) == migrate.head()
-    expected = Edition.APACHE if cluster == "stack" else Edition.NONE
-    assert detect_edition_url(url) is expected
+    assert detect_edition_url(url) is Edition(edition)
 
 
 def test_telemetry_is_a_hypertable_with_timescaledb(new_database: Callable[[str], str]) -> None:
@@ -74,21 +71,16 @@ def test_contract_columns_exist_on_both_editions(any_database: str) -> None:
 
 
 def test_downgrade_removes_everything_and_upgrade_restores(any_database: str) -> None:
-    migrate.downgrade(any_database, "base")
-    assert migrate.current(any_database) is None
-    assert _columns(any_database, "telemetry") == []
-    migrate.upgrade(any_database)
+    owner = as_login(any_database, "tds_owner")
+    migrate.downgrade(owner, "base")
+    assert migrate.current(owner) is None
+    assert _columns(owner, "telemetry") == []
+    migrate.upgrade(owner)
     assert _columns(any_database, "telemetry") == CONTRACT_COLUMNS["telemetry"]
 
 
-def _as_role(url: str, role: str) -> psycopg.Connection:
-    conn = psycopg.connect(url, autocommit=True)
-    conn.execute(f"SET ROLE {role}")
-    return conn
-
-
-def test_writer_role_lands_rows_but_cannot_delete(any_database: str) -> None:
-    with _as_role(any_database, "tds_writer") as conn:
+def test_writer_login_lands_rows_but_cannot_delete(any_database: str) -> None:
+    with psycopg.connect(as_login(any_database, "tds_ingest"), autocommit=True) as conn:
         conn.execute("INSERT INTO tds.equipment (tenant, equipment, site) VALUES ('a', 'ch-1', 's')")
         series_id = conn.execute(
             "INSERT INTO tds.metric_spec (tenant, equipment, metric) VALUES ('a', 'ch-1', 'temp') "
@@ -96,21 +88,19 @@ def test_writer_role_lands_rows_but_cannot_delete(any_database: str) -> None:
         ).fetchone()[0]
         conn.execute("INSERT INTO tds.telemetry_raw (series_id, ts, value) VALUES (%s, now(), 1.5)", (series_id,))
         conn.execute("INSERT INTO tds.dlq (topic, payload, reason) VALUES ('t', '\\x00'::bytea, 'x')")
-        with pytest.raises(errors.InsufficientPrivilege):
-            conn.execute("DELETE FROM tds.telemetry_raw")
-        with pytest.raises(errors.InsufficientPrivilege):
-            conn.execute("DELETE FROM tds.dlq")
-        with pytest.raises(errors.InsufficientPrivilege):
-            conn.execute("UPDATE tds.telemetry_raw SET value = 0")
-        with pytest.raises(errors.InsufficientPrivilege):
-            conn.execute("DROP TABLE tds.telemetry_raw")
+        for statement in ("DELETE FROM tds.telemetry_raw", "DELETE FROM tds.dlq",
+                          "UPDATE tds.telemetry_raw SET value = 0", "DROP TABLE tds.telemetry_raw",
+                          "SELECT value FROM tds.telemetry_raw"):
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(statement)
 
 
 def test_analyst_role_cannot_read_tds(any_database: str) -> None:
-    with psycopg.connect(any_database, autocommit=True) as admin:
+    with psycopg.connect(admin_url(any_database), autocommit=True) as admin:
         admin.execute("CREATE TABLE analytics.example AS SELECT 1 AS x")
-    with _as_role(any_database, "tds_analyst") as conn:
-        assert conn.execute("SELECT x FROM analytics.example").fetchone() == (1,)
+        admin.execute("GRANT SELECT ON analytics.example TO tds_analyst")
+        admin.execute("SET ROLE tds_analyst")
+        assert admin.execute("SELECT x FROM analytics.example").fetchone() == (1,)
         for table in ("telemetry", "telemetry_raw", "dlq", "equipment"):
             with pytest.raises(errors.InsufficientPrivilege):
-                conn.execute(f"SELECT 1 FROM tds.{table} LIMIT 1")
+                admin.execute(f"SELECT 1 FROM tds.{table} LIMIT 1")

@@ -18,6 +18,7 @@ import psutil
 import psycopg
 import pytest
 
+from tds_platform.stack import LocalStack, StackLayout
 from tds_platform.stack.layout import free_port
 from tds_platform.stack.processes import pid_alive
 
@@ -87,7 +88,7 @@ def test_make_up_runs_the_platform_and_ctrl_c_stops_it(platform: dict) -> None: 
     for n in (0, 1):
         _wait(lambda n=n: json.loads(_get(f"http://127.0.0.1:{platform['writer'] + n}/health"))["status"] == "ok",
               30, f"writer {n + 1} healthy")
-    url = f"postgresql://postgres@127.0.0.1:{platform['pg']}/tds"
+    url = LocalStack(StackLayout.load(root)).database_url()  # the platform's own login, as `tds status` uses
 
     def readings() -> int:
         with psycopg.connect(url) as conn:
@@ -144,5 +145,6 @@ def test_make_up_runs_the_platform_and_ctrl_c_stops_it(platform: dict) -> None: 
     assert code == 0, (root / "up.log").read_text()[-1500:]
     print(f"tds up stopped {time.monotonic() - started:.1f} s after Ctrl-C")
     time.sleep(1)
-    assert not [pid for pid in pids if pid_alive(pid)]
+    survivors = [" ".join(psutil.Process(pid).cmdline()[:4]) for pid in pids if pid_alive(pid)]
+    assert not survivors, f"still alive after tds up stopped: {survivors}"
     assert b"stopped" in (root / "up.log").read_bytes()

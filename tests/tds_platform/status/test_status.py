@@ -49,14 +49,16 @@ def _seed(url: str, health_url: str) -> None:
                      "('t', '\\x01', 'invalid_json')")
 
 
-def test_status_shows_every_component(stack: LocalStack, database_url: str, health_url: str) -> None:
+def test_status_shows_every_component(stack: LocalStack, timescale_database: str, health_url: str,
+                                     request: pytest.FixtureRequest) -> None:
+    database_url = timescale_database
     _seed(database_url, health_url)
     result = CliRunner().invoke(cli, ["status", "--database-url", database_url,
                                       "--mqtt-url", f"mqtt://127.0.0.1:{stack.layout.mqtt_port}"])
     out = result.output
     assert result.exit_code == 0, out
     assert f"127.0.0.1:{stack.layout.mqtt_port}  up" in out
-    assert "edition=apache" in out
+    assert f"edition={request.node.callspec.params['timescale_database']}" in out
     assert "g/w-1" in out and "ok" in out and "queue=3" in out
     assert "g/w-2" in out and "stopped" in out
     assert "acme" in out and "2 equipment" in out and "newest 30s ago" in out
@@ -74,11 +76,13 @@ def test_status_reports_a_down_database_and_broker_and_exits_1(database_url: str
     assert "Traceback" not in result.output
 
 
-def test_status_json_is_machine_readable(stack: LocalStack, database_url: str, health_url: str) -> None:
+def test_status_json_is_machine_readable(stack: LocalStack, timescale_database: str, health_url: str,
+                                        request: pytest.FixtureRequest) -> None:
+    database_url = timescale_database
     _seed(database_url, health_url)
     result = CliRunner().invoke(cli, ["status", "--json", "--database-url", database_url,
                                       "--mqtt-url", f"mqtt://127.0.0.1:{stack.layout.mqtt_port}"])
     data = json.loads(result.output)
-    assert data["database"]["edition"] == "apache"
+    assert data["database"]["edition"] == request.node.callspec.params["timescale_database"]
     assert [w["instance"] for w in data["writers"]] == ["w-1", "w-2"]
     assert data["dlq"]["pending"] == 2

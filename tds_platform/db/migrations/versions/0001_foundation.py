@@ -8,13 +8,15 @@ Readings are stored narrow (`tds.telemetry_raw`: ts, series_id, value...) with t
 attributes in the registry (`tds.metric_spec` owns series_id): DESIGN.md measured 107k rows/s for
 this layout against 58k with text columns in the unique key. `tds.telemetry` is the view users
 query, with the contract's columns. Rollups are continuous aggregates on the full TimescaleDB
-edition and plain tables elsewhere, under the same names.
+edition and plain tables elsewhere, under the same names, owned by Dagster's group `tds_platform`
+(revision 0006 explains why and brings databases made before that over).
 """
 
 from alembic import op
 from sqlalchemy import text
 
 from tds_platform.db.edition import detect_edition, timescaledb_available
+from tds_platform.db.privileges import require_platform_membership
 
 revision = "0001"
 down_revision = None
@@ -264,6 +266,27 @@ def _run(sql: str) -> None:
     op.execute(text(sql))
 
 
+def _create_rollup_storage(continuous: bool) -> None:
+    """As tds_platform, Dagster's group: TimescaleDB refreshes a continuous aggregate and drops its
+    chunks only for its owner, and only a superuser could hand one over later (its internal parts
+    live in TimescaleDB's own schema). A continuous aggregate puts its invalidation trigger on the
+    raw table, which takes TRIGGER there: granted for the creation only."""
+    if continuous:
+        _run("GRANT TRIGGER ON tds.telemetry_raw TO tds_platform")
+    _run("SET LOCAL ROLE tds_platform")
+    for name, width, source in ROLLUPS:
+        if continuous:
+            _run(CAGG_1M if source is None else CAGG_UP.format(name=name, width=width, source=source))
+        else:
+            _run(ROLLUP_TABLE.format(name=name))
+            _run(f"CREATE INDEX {name}_bucket_idx ON tds.{name}_data (bucket)")
+    _run("RESET ROLE")
+    if continuous:
+        _run("REVOKE TRIGGER ON tds.telemetry_raw FROM tds_platform")
+    for name, _width, _source in ROLLUPS:
+        _run(ROLLUP_VIEW.format(name=name))
+
+
 def upgrade() -> None:
     conn = op.get_bind()
     _run(SCHEMAS)
@@ -278,15 +301,11 @@ def upgrade() -> None:
         _run("CREATE INDEX telemetry_raw_ts_brin ON tds.telemetry_raw USING brin (ts)")
     _run(TELEMETRY_VIEW)
     _run(LANDING)
-    for name, width, source in ROLLUPS:
-        if edition.has_continuous_aggregates:
-            _run(CAGG_1M if source is None else CAGG_UP.format(name=name, width=width, source=source))
-        else:
-            _run(ROLLUP_TABLE.format(name=name))
-            _run(f"CREATE INDEX {name}_bucket_idx ON tds.{name}_data (bucket)")
-        _run(ROLLUP_VIEW.format(name=name))
-    _run(QUALITY)
+    # Before the rollups: tds_platform creates them and reads the raw table through these grants.
     _run(ROLES)
+    require_platform_membership(conn)
+    _create_rollup_storage(edition.has_continuous_aggregates)
+    _run(QUALITY)
 
 
 def downgrade() -> None:

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from tds_platform.db.edition import Edition
-from tds_platform.defs.retention.plan import DELETE_BATCH, Plan, plan
+from tds_platform.defs.retention.plan import DELETE_BATCH, delete_batch_sql, drops_chunks
 from tds_platform.defs.retention.policy import TARGETS, TARGETS_BY_ASSET, RetentionSettings
 
 
@@ -26,16 +26,23 @@ def test_environment_configures_each_table_and_keep_means_forever(monkeypatch: p
 
 
 @pytest.mark.parametrize(("asset", "edition", "wanted"), [
-    ("telemetry", Edition.FULL, Plan(drop_chunks=True, delete=True)),
-    ("telemetry", Edition.APACHE, Plan(drop_chunks=True, delete=True)),
-    ("telemetry", Edition.NONE, Plan(drop_chunks=False, delete=True)),
-    ("telemetry_1m", Edition.FULL, Plan(drop_chunks=True, delete=False)),
-    ("telemetry_1m", Edition.APACHE, Plan(drop_chunks=False, delete=True)),
-    ("telemetry_1h", Edition.NONE, Plan(drop_chunks=False, delete=True)),
-    ("dlq", Edition.FULL, Plan(drop_chunks=False, delete=True)),
+    ("telemetry", Edition.FULL, True),
+    ("telemetry", Edition.APACHE, True),
+    ("telemetry", Edition.NONE, False),
+    ("telemetry_1m", Edition.FULL, True),
+    ("telemetry_1m", Edition.APACHE, False),
+    ("telemetry_1h", Edition.NONE, False),
+    ("dlq", Edition.FULL, False),
 ])
-def test_plan_per_edition(asset: str, edition: Edition, wanted: Plan) -> None:
-    assert plan(TARGETS_BY_ASSET[asset], edition) == wanted
+def test_whole_chunks_go_first_where_the_storage_has_chunks(asset: str, edition: Edition, wanted: bool) -> None:
+    assert drops_chunks(TARGETS_BY_ASSET[asset], edition) is wanted
+
+
+def test_a_continuous_aggregate_deletes_its_remainder_from_the_table_the_catalog_names() -> None:
+    target = TARGETS_BY_ASSET["telemetry_1m"]
+    clause = delete_batch_sql(target, '_timescaledb_internal."_materialized_hypertable_3"').text
+    assert 'DELETE FROM _timescaledb_internal."_materialized_hypertable_3" WHERE bucket < :cutoff' in clause
+    assert "(series_id, bucket) IN" in clause
 
 
 def test_batched_deletes_key_on_the_primary_key_never_ctid() -> None:
