@@ -75,8 +75,8 @@ def key(kind: str, tenant: str, equipment: str) -> str:
     return f"{kind}:{tenant}:{equipment}"
 
 
-def _metric_list(shortfalls: Sequence[Shortfall], unit: str) -> str:
-    return ", ".join(f"{s.metric} {s.value:.1f}{unit} (limit {s.limit:g}{unit})" for s in shortfalls)
+def _metric_list(shortfalls: Sequence[Shortfall], what: str, unit: str) -> str:
+    return ", ".join(f"{s.metric} {what}{s.value:.1f}{unit} (limit {s.limit:g}{unit})" for s in shortfalls)
 
 
 def figure_alert(kind: str, tenant: str, equipment: str, shortfalls: Sequence[Shortfall], window: Window) -> Alert:
@@ -85,7 +85,7 @@ def figure_alert(kind: str, tenant: str, equipment: str, shortfalls: Sequence[Sh
     return Alert(
         kind=kind, severity=Severity.WARNING, dedup_key=key(kind, tenant, equipment),
         subject=f"{tenant}/{equipment}: {what} under threshold on {', '.join(s.metric for s in metrics)}",
-        message=(f"{what} over {window.describe()}: {_metric_list(metrics, '%')}. "
+        message=(f"{what} over {window.describe()}: {_metric_list(metrics, '', '%')}. "
                  + ("Missing readings: the gap backfill asks the device to resend them; `tds status` shows open gaps."
                     if kind == COVERAGE_KIND else
                     "Readings flagged bad/uncertain, not finite or outside metric_spec's valid range.")),
@@ -104,7 +104,7 @@ def gap_alert(tenant: str, equipment: str, shortfalls: Sequence[Shortfall], newe
         kind=GAP_KIND, severity=Severity.CRITICAL if critical else Severity.WARNING,
         dedup_key=key(GAP_KIND, tenant, equipment),
         subject=f"{tenant}/{equipment}: open gap longer than allowed on {', '.join(s.metric for s in metrics)}",
-        message=(f"no reading for {_metric_list(metrics, ' s')}; newest reading of the equipment "
+        message=(f"{_metric_list(metrics, 'silent for ', ' s')}; newest reading of the equipment "
                  f"{newest.isoformat()}. Once data resumes, the gap backfill asks the device to resend the gap."),
         details={"tenant": tenant, "equipment": equipment, "newest_reading": newest.isoformat(),
                  "metrics": [{"metric": s.metric, "silent_for_s": round(s.value, 1), "max_gap_s": s.limit}

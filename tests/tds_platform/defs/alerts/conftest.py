@@ -75,7 +75,7 @@ class SmtpReceiver:
         receiver = self
 
         class Handler:
-            async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+            async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:  # noqa: N802 (aiosmtpd calls it by this name)
                 receiver.messages.append(message_from_bytes(envelope.original_content or b""))
                 return "250 OK"
 
