@@ -5,7 +5,8 @@
 # tds_owner   owns database `tds` and runs the migrations (`migrate` service)
 # tds_ingest  the stream writers: member of tds_writer (insert and upsert, never delete)
 # tds_dagster Dagster, dbt and the CLI: member of tds_platform; owns Dagster's own database
-# tds_grafana dashboards: read-only on what the migrations create
+# tds_grafana dashboards: member of tds_dashboards, which reads the `dashboards` views only (quality,
+#             gaps, alerts, freshness; never readings or dead-letter payloads)
 # Analyst logins are made later with `tds analysts` (role tds_analyst, one tenant each).
 set -eu
 
@@ -26,14 +27,14 @@ psql --no-psqlrc -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTG
 -- The group roles the migrations grant to, created first so logins can join them before the
 -- first migration runs (the migration's own CREATE ROLE is IF NOT EXISTS).
 SELECT format('CREATE ROLE %I NOLOGIN', name)
-FROM unnest(ARRAY['tds_writer', 'tds_platform', 'tds_analyst']) AS name
+FROM unnest(ARRAY['tds_writer', 'tds_platform', 'tds_analyst', 'tds_dashboards']) AS name
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = name)
 \gexec
 
 CREATE ROLE tds_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'owner_password';
 CREATE ROLE tds_ingest LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'ingest_password' IN ROLE tds_writer;
 CREATE ROLE tds_dagster LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'dagster_password' IN ROLE tds_platform;
-CREATE ROLE tds_grafana LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'grafana_password';
+CREATE ROLE tds_grafana LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'grafana_password' IN ROLE tds_dashboards;
 
 -- The migration checks shared_preload_libraries to see whether TimescaleDB can be used; only
 -- superusers and this predefined role may read that setting.
@@ -42,7 +43,5 @@ ALTER DATABASE :"app_db" OWNER TO tds_owner;
 
 CREATE DATABASE dagster OWNER tds_dagster;
 
--- Grafana sees each table and schema the owner creates from now on, read-only.
-ALTER DEFAULT PRIVILEGES FOR ROLE tds_owner GRANT USAGE ON SCHEMAS TO tds_grafana;
-ALTER DEFAULT PRIVILEGES FOR ROLE tds_owner GRANT SELECT ON TABLES TO tds_grafana;
+-- Grafana gets nothing here: the migrations grant tds_dashboards the views its dashboards read.
 SQL

@@ -114,3 +114,15 @@ def test_analyst_role_cannot_read_tds(any_database: str) -> None:
         for table in ("telemetry", "telemetry_raw", "dlq", "equipment"):
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute(f"SELECT 1 FROM tds.{table} LIMIT 1")
+
+
+def test_dashboards_role_reads_the_views_only(any_database: str) -> None:
+    with _as_role(any_database, "tds_dashboards") as conn:
+        for view in ("equipment_freshness", "quality_hourly", "equipment_quality_24h", "tenant_quality_24h",
+                     "open_gaps", "open_alerts", "alert_delivery"):
+            conn.execute(f"SELECT * FROM dashboards.{view}").fetchall()
+        for table in ("telemetry", "telemetry_raw", "dlq", "alerts", "alert_notifications"):
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(f"SELECT 1 FROM tds.{table} LIMIT 1")
+    with _as_role(any_database, "tds_analyst") as conn, pytest.raises(errors.InsufficientPrivilege):
+        conn.execute("SELECT 1 FROM dashboards.open_alerts")

@@ -14,8 +14,9 @@ Create Date: 2026-12-05
   the transaction that changed the alert, deleted never; the unique key makes "never sent twice
   for the same state" a database fact, and a sink that is down leaves its rows pending for retry.
 - Schema `dashboards`: views over quality, gaps, alerts and freshness, without readings or
-  dead-letter payloads. Role `tds_dashboards` (Grafana's login is a member) reads these and
-  nothing in `tds`; a Grafana login that earlier got SELECT on every table loses it here.
+  dead-letter payloads, read by `tds status` (tds_platform) and by role `tds_dashboards` (the
+  compose Grafana login is a member); a Grafana login that earlier got SELECT on every table
+  the owner created loses it here and keeps only these views.
 """
 
 from alembic import op
@@ -68,14 +69,20 @@ COMMENT ON TABLE tds.alert_notifications IS
     'Delivery outbox: one row per alert state (transition, revision) and sink; `alert` is what the sink is told.';
 """
 
-DASHBOARD_VIEWS = """
+# The compose init script creates tds_dashboards before the first migration (the owner login may
+# not create roles); a superuser running the migrations (the local stack, tests) creates it here.
+DASHBOARDS_ROLE = """
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tds_dashboards') THEN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tds_dashboards')
+       AND (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) THEN
         CREATE ROLE tds_dashboards NOLOGIN;
     END IF;
 END
 $$;
+"""
+
+DASHBOARD_VIEWS = """
 CREATE SCHEMA dashboards;
 COMMENT ON SCHEMA dashboards IS
     'What dashboards (Grafana) and `tds status` read: health figures only, never readings or dead-letter payloads.';
@@ -134,20 +141,39 @@ CREATE VIEW dashboards.alert_delivery AS
 SELECT sink, count(*) FILTER (WHERE delivered_at IS NULL) AS pending,
        min(created_at) FILTER (WHERE delivered_at IS NULL) AS oldest_pending,
        count(*) FILTER (WHERE delivered_at IS NOT NULL) AS delivered,
-       sum(greatest(attempts - 1, 0)) FILTER (WHERE delivered_at IS NOT NULL)
-           + sum(attempts) FILTER (WHERE delivered_at IS NULL) AS failed_attempts,
+       sum(CASE WHEN delivered_at IS NULL THEN attempts ELSE attempts - 1 END) AS failed_attempts,
        (array_agg(last_error ORDER BY id DESC) FILTER (WHERE delivered_at IS NULL AND last_error IS NOT NULL))[1]
            AS last_error
 FROM tds.alert_notifications
 GROUP BY sink;
 
-GRANT USAGE ON SCHEMA dashboards TO tds_dashboards, tds_platform;
-GRANT SELECT ON ALL TABLES IN SCHEMA dashboards TO tds_dashboards, tds_platform;
+"""
+
+# Who reads the views: the CLI/Dagster group, tds_dashboards, and — on a deployment made before
+# this revision, where the init script made no tds_dashboards and the owner login cannot — the
+# Grafana login itself.
+DASHBOARD_READERS = """
+DO $$
+DECLARE
+    reader text;
+BEGIN
+    FOR reader IN
+        SELECT rolname FROM pg_roles WHERE rolname IN ('tds_platform', 'tds_dashboards')
+        UNION
+        SELECT g.rolname FROM pg_roles g
+        WHERE g.rolname = 'tds_grafana'
+          AND NOT EXISTS (SELECT FROM pg_auth_members m JOIN pg_roles d ON d.oid = m.roleid
+                          WHERE d.rolname = 'tds_dashboards' AND m.member = g.oid)
+    LOOP
+        EXECUTE format('GRANT USAGE ON SCHEMA dashboards TO %I', reader);
+        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA dashboards TO %I', reader);
+    END LOOP;
+END
+$$;
 """
 
 # Deployments made before this revision let the Grafana login read every table the owner created
-# (deploy/postgres/initdb used default privileges). Take that back, and stop it for new tables;
-# the init script now makes tds_grafana a member of tds_dashboards instead.
+# (deploy/postgres/initdb used default privileges). Take that back, and stop it for new tables.
 GRAFANA_NARROWED = """
 DO $$
 BEGIN
@@ -156,7 +182,6 @@ BEGIN
         REVOKE ALL ON SCHEMA tds, analytics FROM tds_grafana;
         ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM tds_grafana;
         ALTER DEFAULT PRIVILEGES REVOKE USAGE ON SCHEMAS FROM tds_grafana;
-        GRANT tds_dashboards TO tds_grafana;
     END IF;
 END
 $$;
@@ -180,7 +205,9 @@ def _run(sql: str) -> None:
 def upgrade() -> None:
     _run(THRESHOLDS)
     _run(ALERTS)
+    _run(DASHBOARDS_ROLE)
     _run(DASHBOARD_VIEWS)
+    _run(DASHBOARD_READERS)
     _run(GRAFANA_NARROWED)
 
 
