@@ -15,7 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class AlertSettings(BaseSettings):
     """Sinks are switched on by being configured: log always, webhook and e-mail when given."""
 
-    model_config = SettingsConfigDict(env_prefix="TDS_ALERT_", extra="ignore")
+    # Empty = unset: compose passes every TDS_ALERT_* through, set in .env or not.
+    model_config = SettingsConfigDict(env_prefix="TDS_ALERT_", extra="ignore", env_ignore_empty=True)
 
     webhook_url: SecretStr | None = Field(
         default=None, description="POST target for Slack-compatible JSON; unset = no webhook"

@@ -36,7 +36,7 @@ def _rendered(url: str) -> str:
     """The page's DOM after headless Chromium ran its JavaScript (the Dagster UI builds every page in
     the browser: the HTML the server sends names no asset)."""
     chromium = shutil.which("chromium")
-    assert chromium, "headless Chromium is missing: `make test` installs it (scripts/install-system.sh browser)"
+    assert chromium, "headless Chromium is missing: `make test` installs it (scripts/install-system.sh test)"
     result = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                              "--disable-background-networking", "--virtual-time-budget=30000", "--dump-dom", url],
                             capture_output=True, timeout=120, check=True)
