@@ -103,7 +103,6 @@ SELECT tenant, equipment, max(site) AS site,
            / nullif(sum(expected) FILTER (WHERE expected > 0), 0) AS coverage_pct,
        100 * sum(good)::float8 / nullif(sum(received), 0) AS good_pct,
        sum(received)::bigint AS received,
-       sum(gap_count)::bigint AS gap_hours,
        max(longest_gap_s) AS longest_gap_s
 FROM tds.quality_hourly
 WHERE hour >= now() - INTERVAL '24 hours'
