@@ -166,6 +166,7 @@ BEGIN
     LOOP
         EXECUTE format('GRANT USAGE ON SCHEMA dashboards TO %I', reader);
         EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA dashboards TO %I', reader);
+        EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA dashboards GRANT SELECT ON TABLES TO %I', reader);
     END LOOP;
 END
 $$;
