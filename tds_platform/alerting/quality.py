@@ -75,6 +75,12 @@ def key(kind: str, tenant: str, equipment: str) -> str:
     return f"{kind}:{tenant}:{equipment}"
 
 
+def _metric_names(shortfalls: Sequence[Shortfall], shown: int = 3) -> str:
+    """For a subject: a few names, then how many more (the message lists them all)."""
+    names = [s.metric for s in shortfalls]
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def _metric_list(shortfalls: Sequence[Shortfall], what: str, unit: str) -> str:
     return ", ".join(f"{s.metric} {what}{s.value:.1f}{unit} (limit {s.limit:g}{unit})" for s in shortfalls)
 
@@ -84,7 +90,7 @@ def figure_alert(kind: str, tenant: str, equipment: str, shortfalls: Sequence[Sh
     metrics = sorted(shortfalls, key=lambda s: s.metric)
     return Alert(
         kind=kind, severity=Severity.WARNING, dedup_key=key(kind, tenant, equipment),
-        subject=f"{tenant}/{equipment}: {what} under threshold on {', '.join(s.metric for s in metrics)}",
+        subject=f"{tenant}/{equipment}: {what} under threshold on {_metric_names(metrics)}",
         message=(f"{what} over {window.describe()}: {_metric_list(metrics, '', '%')}. "
                  + ("Missing readings: the gap backfill asks the device to resend them; `tds status` shows open gaps."
                     if kind == COVERAGE_KIND else
@@ -103,7 +109,7 @@ def gap_alert(tenant: str, equipment: str, shortfalls: Sequence[Shortfall], newe
     return Alert(
         kind=GAP_KIND, severity=Severity.CRITICAL if critical else Severity.WARNING,
         dedup_key=key(GAP_KIND, tenant, equipment),
-        subject=f"{tenant}/{equipment}: open gap longer than allowed on {', '.join(s.metric for s in metrics)}",
+        subject=f"{tenant}/{equipment}: open gap longer than allowed on {_metric_names(metrics)}",
         message=(f"{_metric_list(metrics, 'silent for ', ' s')}; newest reading of the equipment "
                  f"{newest.isoformat()}. Once data resumes, the gap backfill asks the device to resend the gap."),
         details={"tenant": tenant, "equipment": equipment, "newest_reading": newest.isoformat(),

@@ -13,8 +13,10 @@ from tds_platform.alerting.quality import (
     QualityWatch,
     SeriesFigures,
     Shortfall,
+    figure_alert,
     figure_shortfalls,
     gap_shortfalls,
+    judged_window,
 )
 from tds_platform.alerting.service import AlertService
 from tds_platform.alerting.settings import AlertSettings
@@ -70,6 +72,14 @@ def test_a_gap_is_long_past_its_limit_and_past_gap_factor_intervals() -> None:
     failing, judged = gap_shortfalls(series, limits, NOW, gap_factor=3)
     assert failing == {("acme", "pump-1"): [Shortfall("flow", 1000.0, 900.0)]}
     assert judged == {("acme", "pump-1"), ("acme", "meter-1")}
+
+
+def test_a_subject_names_a_few_metrics_and_counts_the_rest() -> None:
+    shortfalls = [Shortfall(m, 50.0, 95.0) for m in ("a", "b", "c", "d", "e")]
+    window = judged_window(NOW, 3)
+    alert = figure_alert(COVERAGE_KIND, "acme", "pump-1", shortfalls, window)
+    assert alert.subject == "acme/pump-1: coverage under threshold on a, b, c and 2 more"
+    assert "e 50.0% (limit 95%)" in alert.message and window.describe() == "2026-03-01 08:00-11:00 UTC"
 
 
 def test_coverage_and_good_alerts_open_from_the_quality_run_and_resolve_when_backfilled(
