@@ -88,6 +88,14 @@ class Notification:
     alert: AlertRecord
     id: int | None = None
 
+    def summary(self) -> str:
+        """The headline and what to know: the incident as last seen, or how long it lasted."""
+        alert = self.alert
+        if self.transition is Transition.RESOLVED and alert.resolved_at is not None:
+            lasted = (alert.resolved_at - alert.opened_at).total_seconds() / 60
+            return f"{self.headline()}: over after {lasted:.0f} min (last seen: {alert.message})"
+        return f"{self.headline()}: {alert.message}"
+
     def headline(self) -> str:
         """One line a human reads first (Slack's `text`, the e-mail subject, the log line)."""
         if self.transition is Transition.RESOLVED:

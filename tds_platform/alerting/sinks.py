@@ -36,7 +36,7 @@ def payload(notification: Notification) -> dict[str, Any]:
     """Slack reads `text`; other receivers get the structured fields beside it."""
     alert = notification.alert
     return {
-        "text": f"{notification.headline()}: {alert.message}",
+        "text": notification.summary(),
         "notification_id": notification.id,
         "transition": notification.transition.value,
         "revision": alert.revision,
@@ -58,7 +58,7 @@ class LogSink:
         self.log = log
 
     def send(self, notification: Notification) -> None:
-        line = f"{notification.headline()}: {notification.alert.message} (key {notification.alert.dedup_key})"
+        line = f"{notification.summary()} (key {notification.alert.dedup_key})"
         if notification.transition is Transition.RESOLVED:
             self.log.info(line)
         elif notification.alert.severity is Severity.CRITICAL:
@@ -125,7 +125,7 @@ class EmailSink:
         mail["To"] = ", ".join(self.settings.email_recipients())
         details = "\n".join(f"  {key}: {value}" for key, value in sorted(alert.details.items()))
         mail.set_content(
-            f"{alert.message}\n\ntransition: {notification.transition.value} (revision {alert.revision})\n"
+            f"{notification.summary()}\n\ntransition: {notification.transition.value} (revision {alert.revision})\n"
             f"kind: {alert.kind}\nseverity: {alert.severity.value}\n"
             f"key: {alert.dedup_key}\nopened: {alert.opened_at.isoformat()}\n"
             f"resolved: {alert.resolved_at.isoformat() if alert.resolved_at else '-'}\n"

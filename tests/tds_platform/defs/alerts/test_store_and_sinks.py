@@ -73,7 +73,7 @@ def test_an_alerts_whole_life_reaches_mail_and_webhook_once_per_state(database_u
     assert [b["text"] for b in webhook.bodies] == [
         "[WARNING] acme/pump-1 is silent: no reading for 5 minutes",
         "[CRITICAL, updated] acme/pump-1 is silent: no reading for 40 minutes",
-        "[RESOLVED] acme/pump-1 is silent: no reading for 40 minutes"]
+        "[RESOLVED] acme/pump-1 is silent: over after 0 min (last seen: no reading for 40 minutes)"]
     assert webhook.bodies[0]["details"] == {"tenant": "acme", "equipment": "pump-1"}
     assert webhook.bodies[0]["resolved_at"] is None and webhook.bodies[2]["resolved_at"]
     assert len({b["notification_id"] for b in webhook.bodies}) == 3
