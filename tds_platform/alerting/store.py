@@ -47,9 +47,14 @@ WHERE dedup_key = :dedup_key AND resolved_at IS NULL
 RETURNING {COLUMNS}
 """)
 
+# Every repeat of an open incident queues its state again, which is a no-op: the NOT EXISTS keeps
+# those repeats from drawing identity values, the unique key settles a race between two sensors.
 ENQUEUE = text("""
 INSERT INTO tds.alert_notifications (alert_id, transition, revision, sink, alert)
 SELECT :alert_id, :transition, :revision, sink, CAST(:alert AS jsonb) FROM unnest(:sinks) AS sink
+WHERE NOT EXISTS (SELECT 1 FROM tds.alert_notifications n
+                  WHERE n.alert_id = :alert_id AND n.transition = :transition AND n.revision = :revision
+                    AND n.sink = sink)
 ON CONFLICT (alert_id, transition, revision, sink) DO NOTHING
 """).bindparams(bindparam("sinks", type_=ARRAY(TEXT)))
 

@@ -206,3 +206,14 @@ def test_sinks_follow_the_settings(tmp_path: Path) -> None:
 def test_retry_delay_doubles_up_to_the_cap() -> None:
     settings = AlertSettings(retry_base_s=30, retry_max_s=300)
     assert [retry_delay_s(n, settings) for n in range(1, 7)] == [30, 60, 120, 240, 300, 300]
+
+
+def test_repeats_of_an_open_incident_queue_nothing(database_url: str) -> None:
+    store = AlertStore(engine_for(database_url), ["log", "webhook"])
+    for _ in range(5):
+        store.open(ALERT)
+    store.resolve(ALERT.dedup_key)
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT id, transition FROM tds.alert_notifications ORDER BY id").fetchall()
+    # One per state and sink, numbered without holes: the repeats drew no identity values.
+    assert rows == [(1, "opened"), (2, "opened"), (3, "resolved"), (4, "resolved")]
