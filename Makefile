@@ -8,7 +8,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 SYSSTAMP  := $(VENV)/.system-ok
 
-.PHONY: up down test lint bench install system browser help
+.PHONY: up down test lint bench install system test-tools help
 
 help:
 	@echo "make up     install what is missing, start the whole platform (Ctrl-C stops it)"
@@ -19,8 +19,8 @@ help:
 system:
 	@bash scripts/install-system.sh
 
-browser:
-	@bash scripts/install-system.sh browser
+test-tools:
+	@bash scripts/install-system.sh test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ up: install
 down:
 	@test -x $(BIN)/tds && $(BIN)/tds down || true
 
-test: install browser
+test: install test-tools
 	@bash scripts/run-tests.sh
 
 lint: $(STAMP)

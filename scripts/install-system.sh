@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system pieces the local stack needs: PostgreSQL 15 server, Mosquitto, and the
 # TimescaleDB extension (built from Debian's source package when no binary is installed).
-# `install-system.sh browser` also installs headless Chromium, which the test suite uses to look at
-# the Dagster UI as a person would (`make test` asks for it; `make up` does not need it).
+# `install-system.sh test` also installs what only the test suite uses (`make test` asks for it;
+# `make up` needs none of it): headless Chromium, to look at the Dagster UI as a person would, and
+# Prometheus with Alertmanager, to run the compose deployment's alert rules and routing for real.
 # Idempotent: every step checks first, so a second run takes about a second.
 set -euo pipefail
 
@@ -20,7 +21,11 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 [ -x "${PG_BIN}/postgres" ] || need_apt+=("postgresql-${PG_MAJOR}")
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
-[ "${1:-}" != browser ] || command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+if [ "${1:-}" = test ]; then
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+  command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+fi
 tsdb_installed() { [ -f "/usr/share/postgresql/${PG_MAJOR}/extension/timescaledb.control" ]; }
 tsdb_installed || {
   [ -x "$PG_CONFIG" ] && [ -d "/usr/include/postgresql/${PG_MAJOR}/server" ] || need_apt+=("postgresql-server-dev-${PG_MAJOR}")
@@ -45,6 +50,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   # Debian's postgresql package starts a cluster on 5432; we never use it, and we leave it alone.
+  # Its prometheus packages start services on 9090/9093 too: the tests run their own instances on
+  # free ports, so the system ones are stopped and left disabled rather than left listening.
+  for unit in prometheus prometheus-alertmanager; do
+    if [[ " ${need_apt[*]} " == *" $unit "* ]] && [ -d /run/systemd/system ]; then
+      systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    fi
+  done
 fi
 
 if ! tsdb_installed; then

@@ -29,7 +29,7 @@ FLEET_KEY = "fleet_silence"
 # series that has been silent for a day still has an interval).
 SERIES_FRESHNESS = text("""
 WITH newest AS (
-    SELECT s.series_id, s.tenant, s.equipment,
+    SELECT s.series_id, s.tenant, s.equipment, s.metric,
            coalesce(s.expected_interval_s, s.inferred_interval_s) AS expected_interval_s, n.ts AS newest
     FROM tds.metric_spec s
     CROSS JOIN LATERAL (
@@ -52,7 +52,7 @@ inferred AS (
     WHERE spacing_s > 0
     GROUP BY series_id
 )
-SELECT n.tenant, n.equipment, n.newest, coalesce(n.expected_interval_s, i.median_s) AS interval_s
+SELECT n.tenant, n.equipment, n.metric, n.newest, coalesce(n.expected_interval_s, i.median_s) AS interval_s
 FROM newest n LEFT JOIN inferred i USING (series_id)
 """)
 
@@ -65,6 +65,7 @@ class SeriesFreshness:
     equipment: str
     newest: datetime
     interval_s: float | None
+    metric: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,13 @@ class EquipmentFreshness:
     @property
     def dedup_key(self) -> str:
         return equipment_key(self.tenant, self.equipment)
+
+
+def newest_per_series(engine: Engine, since: datetime) -> list[SeriesFreshness]:
+    """Every series with a reading after `since`: its newest reading and the interval it is judged by."""
+    with engine.connect() as conn:
+        rows = conn.execute(SERIES_FRESHNESS, {"since": since}).all()
+    return [SeriesFreshness(r.tenant, r.equipment, r.newest, r.interval_s, r.metric) for r in rows]
 
 
 def equipment_key(tenant: str, equipment: str) -> str:
@@ -150,10 +158,7 @@ class FreshnessWatch:
         self.settings = settings
 
     def series(self, now: datetime) -> Sequence[SeriesFreshness]:
-        since = now - timedelta(hours=self.settings.lookback_hours)
-        with self.engine.connect() as conn:
-            rows = conn.execute(SERIES_FRESHNESS, {"since": since}).all()
-        return [SeriesFreshness(r.tenant, r.equipment, r.newest, r.interval_s) for r in rows]
+        return newest_per_series(self.engine, now - timedelta(hours=self.settings.lookback_hours))
 
     def tick(self, now: datetime) -> FreshnessOutcome:
         """One evaluation: open alerts for newly silent equipment, resolve those talking again."""

@@ -1,52 +1,52 @@
-"""Opening and resolving incidents, and telling every sink about each transition exactly once.
+"""Opening, updating and resolving incidents, and getting each transition to every sink exactly once.
 
-Repeats of an open incident only touch its row; a failing sink is logged and never stops the
-other sinks or loses the stored alert.
+A change and the notifications it owes are stored in one transaction (the outbox), then delivered
+at once; a sink that is down keeps its notifications queued for the next delivery pass, so an
+alert is never lost to a failing sink nor sent twice for the same state.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from tds_platform.alerting.model import Alert, AlertRecord, Notification, Transition
+from tds_platform.alerting.delivery import Deliverer, DeliveryOutcome
+from tds_platform.alerting.model import Alert, AlertRecord
 from tds_platform.alerting.settings import AlertSettings
-from tds_platform.alerting.sinks import Sink, SinkError, logger, sinks_from_settings
+from tds_platform.alerting.sinks import Sink, logger, sinks_from_settings
 from tds_platform.alerting.store import AlertStore
 
 
 class AlertService:
-    def __init__(self, store: AlertStore, sinks: Sequence[Sink],
+    def __init__(self, engine: Engine, sinks: Sequence[Sink], settings: AlertSettings | None = None,
                  log: logging.Logger | logging.LoggerAdapter = logger) -> None:
-        self.store = store
-        self.sinks = list(sinks)
-        self.log = log
+        self.settings = settings or AlertSettings()
+        self.store = AlertStore(engine, [sink.name for sink in sinks])
+        self.deliverer = Deliverer(engine, sinks, self.settings, log)
 
     @classmethod
     def from_settings(cls, engine: Engine, settings: AlertSettings,
                       log: logging.Logger | logging.LoggerAdapter = logger) -> AlertService:
-        return cls(AlertStore(engine), sinks_from_settings(settings, log), log)
+        return cls(engine, sinks_from_settings(settings, log), settings, log)
 
     def open(self, alert: Alert) -> AlertRecord | None:
-        """Record the incident; notify only when this call opened it. Returns the new row, else None."""
+        """Record the incident (an update when its severity or subject changed) and deliver what that
+        owes. Returns the row when this call opened it, else None."""
         record, opened = self.store.open(alert)
-        if not opened:
-            return None
-        self._notify(Notification(Transition.OPENED, record))
-        return record
+        self.deliver()
+        return record if opened else None
 
-    def resolve(self, dedup_key: str) -> AlertRecord | None:
-        """Close the incident if it is open and notify; None when nothing was open."""
-        record = self.store.resolve(dedup_key)
+    def resolve(self, dedup_key: str, hold: timedelta = timedelta(0)) -> AlertRecord | None:
+        """Close the incident once it has been clear for `hold`, and deliver the resolve notification;
+        None when nothing was open or the hold has not passed."""
+        record = self.store.resolve(dedup_key, hold)
         if record is not None:
-            self._notify(Notification(Transition.RESOLVED, record))
+            self.deliver()
         return record
 
-    def _notify(self, notification: Notification) -> None:
-        for sink in self.sinks:
-            try:
-                sink.send(notification)
-            except SinkError as exc:
-                self.log.warning(f"alert {notification.alert.dedup_key} not delivered by {sink.name}: {exc}")
+    def deliver(self) -> DeliveryOutcome:
+        """Send every due notification (new ones, and retries whose backoff has passed)."""
+        return self.deliverer.deliver_due()

@@ -6,6 +6,8 @@ never appear in logs or reprs.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -13,7 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class AlertSettings(BaseSettings):
     """Sinks are switched on by being configured: log always, webhook and e-mail when given."""
 
-    model_config = SettingsConfigDict(env_prefix="TDS_ALERT_", extra="ignore")
+    # Empty = unset: compose passes every TDS_ALERT_* through, set in .env or not.
+    model_config = SettingsConfigDict(env_prefix="TDS_ALERT_", extra="ignore", env_ignore_empty=True)
 
     webhook_url: SecretStr | None = Field(
         default=None, description="POST target for Slack-compatible JSON; unset = no webhook"
@@ -27,6 +30,20 @@ class AlertSettings(BaseSettings):
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     email_from: str = "tds-alerts@localhost"
     email_to: str = Field(default="", description="comma-separated recipients")
+    file: Path | None = Field(
+        default=None, description="append every notification as one JSON line here; unset = no file (`tds up` sets one)"
+    )
+    retry_base_s: float = Field(
+        default=30.0, gt=0, description="first retry of a failed delivery after this long, doubling each time"
+    )
+    retry_max_s: float = Field(default=900.0, gt=0, description="longest wait between two delivery attempts")
+    resolve_hold_s: float = Field(
+        default=600.0, ge=0,
+        description="a quality incident resolves only after staying clear this long (damps flapping)",
+    )
+    gap_critical_factor: float = Field(
+        default=4.0, gt=1, description="an open gap this many times the allowed length makes its alert critical"
+    )
     silence_factor: float = Field(
         default=3.0, gt=1, description="an equipment is silent after this many expected intervals without data"
     )

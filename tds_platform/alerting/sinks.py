@@ -1,4 +1,4 @@
-"""Where a notification goes: the log, a webhook (Slack-compatible JSON), e-mail over SMTP.
+"""Where a notification goes: the log, a JSON-lines file, a webhook (Slack-compatible JSON), e-mail.
 
 Each sink delivers one notification or raises SinkError with a message that is safe to log; a
 sink must never put its webhook URL or SMTP password into a message or an exception.
@@ -11,6 +11,7 @@ import smtplib
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
@@ -35,8 +36,10 @@ def payload(notification: Notification) -> dict[str, Any]:
     """Slack reads `text`; other receivers get the structured fields beside it."""
     alert = notification.alert
     return {
-        "text": f"{notification.headline()}: {alert.message}",
+        "text": notification.summary(),
+        "notification_id": notification.id,
         "transition": notification.transition.value,
+        "revision": alert.revision,
         "kind": alert.kind,
         "severity": alert.severity.value,
         "dedup_key": alert.dedup_key,
@@ -55,13 +58,30 @@ class LogSink:
         self.log = log
 
     def send(self, notification: Notification) -> None:
-        line = f"{notification.headline()}: {notification.alert.message} (key {notification.alert.dedup_key})"
+        line = f"{notification.summary()} (key {notification.alert.dedup_key})"
         if notification.transition is Transition.RESOLVED:
             self.log.info(line)
         elif notification.alert.severity is Severity.CRITICAL:
             self.log.error(line)
         else:
             self.log.warning(line)
+
+
+class FileSink:
+    """One JSON object per line (the webhook's body): a local sink anyone can `tail -f`."""
+
+    name = "file"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def send(self, notification: Notification) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("ab") as out:
+                out.write(orjson.dumps(payload(notification), default=str) + b"\n")
+        except OSError as exc:
+            raise SinkError(f"alert file {self.path} not writable ({exc.strerror or exc})") from None
 
 
 class WebhookSink:
@@ -99,11 +119,14 @@ class EmailSink:
         alert = notification.alert
         mail = EmailMessage()
         mail["Subject"] = notification.headline()
+        if notification.id is not None:  # the same id on a retry: mail clients can tell it is one message
+            mail["Message-ID"] = f"<tds-alert-{notification.id}@{self.settings.email_from.rpartition('@')[2] or 'tds'}>"
         mail["From"] = self.settings.email_from
         mail["To"] = ", ".join(self.settings.email_recipients())
         details = "\n".join(f"  {key}: {value}" for key, value in sorted(alert.details.items()))
         mail.set_content(
-            f"{alert.message}\n\nkind: {alert.kind}\nseverity: {alert.severity.value}\n"
+            f"{notification.summary()}\n\ntransition: {notification.transition.value} (revision {alert.revision})\n"
+            f"kind: {alert.kind}\nseverity: {alert.severity.value}\n"
             f"key: {alert.dedup_key}\nopened: {alert.opened_at.isoformat()}\n"
             f"resolved: {alert.resolved_at.isoformat() if alert.resolved_at else '-'}\n"
             + (f"details:\n{details}\n" if details else "")
@@ -127,8 +150,10 @@ class EmailSink:
 def sinks_from_settings(
     settings: AlertSettings, log: logging.Logger | logging.LoggerAdapter = logger
 ) -> list[Sink]:
-    """The log always; a webhook and e-mail when their settings are present."""
+    """The log always; a file, a webhook and e-mail when their settings are present."""
     sinks: list[Sink] = [LogSink(log)]
+    if settings.file is not None:
+        sinks.append(FileSink(settings.file))
     if settings.webhook_url is not None:
         sinks.append(WebhookSink(settings.webhook_url.get_secret_value(), settings.webhook_timeout_s))
     if settings.smtp_host and settings.email_recipients():

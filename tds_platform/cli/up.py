@@ -15,7 +15,7 @@ from tds_platform.cli.stack import edition_option, load_layout, stack_dir_option
 from tds_platform.db import migrate
 from tds_platform.db.edition import detect_edition_url
 from tds_platform.db.urls import redact
-from tds_platform.run.platform import PlatformPorts, platform_services
+from tds_platform.run.platform import PlatformPorts, alert_file, platform_services
 from tds_platform.run.supervisor import Supervisor, stop_recorded
 from tds_platform.stack import LocalStack, StackError, StackLayout
 from tds_platform.stack.processes import pid_alive, port_open, read_pid, wait_for_exit
@@ -89,6 +89,8 @@ def _print_where_to_look(local: LocalStack, ports: PlatformPorts, url: str, supe
         click.echo(f"writer-{n + 1}     http://127.0.0.1:{ports.first_writer_http + n}/health   .../metrics")
     if not no_dagster:
         click.echo(f"Dagster UI   http://127.0.0.1:{ports.ui}   (asset lineage, checks, schedules, backfills)")
+        click.echo(f"alerts       {alert_file(local)}   (every notification, one JSON line: tail -f it; "
+                   "`tds alerts` lists them)")
     click.echo(f"logs         {supervisor.run_dir}/*.log")
     click.echo("status       tds status   (in another shell)")
     click.echo("running — press Ctrl-C to stop everything")

@@ -1,7 +1,8 @@
 """Pass/fail verdicts over judged hours: coverage, good-percentage, long gaps, with the offenders.
 
-Pure functions of frames and thresholds, so a check's outcome is testable without Dagster; they
-must never hide an offender's identity (tenant, equipment, metric) or its figures.
+Pure functions of frames and thresholds (a row's own limit in min_coverage_pct / min_good_pct /
+max_gap_s when the frame has it, else the default), so a check's outcome is testable without
+Dagster; they must never hide an offender's identity (tenant, equipment, metric) or its figures.
 """
 
 from __future__ import annotations
@@ -37,43 +38,56 @@ def _offenders(frame: pd.DataFrame, columns: list[str], limit: int) -> list[dict
     return [{c: plain_value(row[c]) for c in columns} for _, row in frame.head(limit).iterrows()]
 
 
-def _below(series: pd.DataFrame, column: str, threshold: float, settings: QualitySettings, what: str) -> Verdict:
+def _limits(frame: pd.DataFrame, column: str, default: float) -> pd.Series:
+    """Each row's limit: its own (tds.metric_spec, attached by quality.thresholds) or the default."""
+    if column not in frame:
+        return pd.Series(default, index=frame.index, dtype="float64")
+    return frame[column].astype("float64").fillna(default)
+
+
+def _below(series: pd.DataFrame, column: str, limit_column: str, threshold: float, settings: QualitySettings,
+           what: str) -> Verdict:
     judged = series[series[column].notna()]  # unknown (no interval, no readings) is not a failure of this check
-    low = judged[judged[column] < threshold].sort_values([column, *SERIES_KEY])
+    low = judged[judged[column].astype("float64") < _limits(judged, limit_column, threshold)]
+    low = low.sort_values([column, *SERIES_KEY])
     equipment = sorted({f"{t}/{e}" for t, e in zip(low["tenant"], low["equipment"], strict=True)})
     return Verdict(
         passed=low.empty,
-        description=(f"all {len(judged)} series-hours have {what} >= {threshold:g}%" if low.empty else
-                     f"{len(low)} of {len(judged)} series-hours have {what} below {threshold:g}%: "
-                     + ", ".join(equipment[: settings.max_offenders])),
+        description=(f"all {len(judged)} series-hours have {what} >= their threshold (default {threshold:g}%)"
+                     if low.empty else
+                     f"{len(low)} of {len(judged)} series-hours have {what} below their threshold "
+                     f"(default {threshold:g}%): " + ", ".join(equipment[: settings.max_offenders])),
         metadata={
             "threshold_pct": threshold,
             "series_hours_checked": len(judged),
             "offender_count": len(low),
             "offending_equipment": equipment[: settings.max_offenders],
-            "offenders": _offenders(low, ["hour", *SERIES_KEY, column, "expected", "received", "good"],
+            "offenders": _offenders(low.assign(**{limit_column: _limits(low, limit_column, threshold)}),
+                                    ["hour", *SERIES_KEY, column, limit_column, "expected", "received", "good"],
                                     settings.max_offenders),
         },
     )
 
 
 def coverage_verdict(series: pd.DataFrame, settings: QualitySettings) -> Verdict:
-    return _below(series, "coverage_pct", settings.min_coverage_pct, settings, "coverage")
+    return _below(series, "coverage_pct", "min_coverage_pct", settings.min_coverage_pct, settings, "coverage")
 
 
 def good_verdict(series: pd.DataFrame, settings: QualitySettings) -> Verdict:
-    return _below(series, "good_pct", settings.min_good_pct, settings, "good readings")
+    return _below(series, "good_pct", "min_good_pct", settings.min_good_pct, settings, "good readings")
 
 
 def long_gap_verdict(gaps: pd.DataFrame, settings: QualitySettings) -> Verdict:
-    """Gaps found in the judged hours (each overlaps one of them) longer than the limit; an open
-    gap counts with its duration so far."""
-    long = gaps[gaps["duration_s"] > settings.max_gap_s].sort_values("duration_s", ascending=False)
+    """Gaps found in the judged hours (each overlaps one of them) longer than their limit (the series'
+    own, else the default); an open gap counts with its duration so far."""
+    long = gaps[gaps["duration_s"].astype("float64") > _limits(gaps, "max_gap_s", settings.max_gap_s)]
+    long = long.sort_values("duration_s", ascending=False)
     equipment = sorted({f"{t}/{e}" for t, e in zip(long["tenant"], long["equipment"], strict=True)})
     return Verdict(
         passed=long.empty,
-        description=(f"no gap longer than {settings.max_gap_s:g} s among {len(gaps)} found" if long.empty else
-                     f"{len(long)} gaps longer than {settings.max_gap_s:g} s: "
+        description=(f"no gap longer than its limit (default {settings.max_gap_s:g} s) among {len(gaps)} found"
+                     if long.empty else
+                     f"{len(long)} gaps longer than their limit (default {settings.max_gap_s:g} s): "
                      + ", ".join(equipment[: settings.max_offenders])),
         metadata={
             "max_gap_s": settings.max_gap_s,

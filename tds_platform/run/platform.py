@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tds_platform.alerting.settings import AlertSettings
 from tds_platform.run.supervisor import Service
 from tds_platform.stack import LocalStack
 
@@ -38,9 +39,16 @@ def dagster_home(stack: LocalStack) -> Path:
     return home
 
 
+def alert_file(stack: LocalStack) -> Path:
+    """Where the local platform's alert notifications land (one JSON line each), unless
+    TDS_ALERT_FILE says otherwise: a sink that works with nothing configured."""
+    return AlertSettings().file or stack.layout.root / "run" / "alerts.jsonl"
+
+
 def platform_env(stack: LocalStack) -> dict[str, str]:
     """The environment every platform process shares: one database URL for everything."""
     return {
+        "TDS_ALERT_FILE": str(alert_file(stack)),
         "TDS_DATABASE_URL": stack.database_url(),
         # dagster-postgres speaks psycopg2; SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql://.
         "TDS_DAGSTER_DATABASE_URL": stack.database_url("dagster").replace("postgresql://", "postgresql+psycopg2://", 1),

@@ -1,4 +1,7 @@
-"""Gathers the platform's state for `tds status`: broker, writers, database, data, alerts, DLQ, quality.
+"""Gathers the platform's state for `tds status`: broker, writers, database, data health per tenant
+(freshness, 24 h coverage and good %, worst equipment, open gaps, open alerts), alert delivery, DLQ.
+
+The data-health figures come from the `dashboards` views, the same ones Grafana reads.
 
 Read-only and tolerant: a component that is down is reported as down, never raised.
 """
@@ -28,15 +31,31 @@ FROM tds.ingest_members WHERE state <> 'retired' OR retired_at > now() - interva
 ORDER BY mqtt_group, instance_id
 """)
 
-NEWEST_PER_TENANT = text("""
-SELECT tenant, count(*) AS equipment, max(last_seen) AS newest,
-       extract(epoch FROM now() - max(last_seen)) AS age_s
-FROM tds.equipment GROUP BY tenant ORDER BY tenant
+TENANT_HEALTH = text("""
+SELECT f.tenant, f.equipment, f.newest, f.age_s, q.coverage_pct, q.good_pct, q.worst_equipment,
+       q.worst_coverage_pct, coalesce(g.open_gaps, 0) AS open_gaps, coalesce(a.open_alerts, 0) AS open_alerts
+FROM (SELECT tenant, count(*) AS equipment, max(last_seen) AS newest,
+             extract(epoch FROM now() - max(last_seen)) AS age_s
+      FROM dashboards.equipment_freshness GROUP BY tenant) f
+LEFT JOIN dashboards.tenant_quality_24h q USING (tenant)
+LEFT JOIN (SELECT tenant, count(*) AS open_gaps FROM dashboards.open_gaps GROUP BY tenant) g USING (tenant)
+LEFT JOIN (SELECT tenant, count(*) AS open_alerts FROM dashboards.open_alerts GROUP BY tenant) a USING (tenant)
+ORDER BY f.tenant
+""")
+
+OPEN_GAPS = text("""
+SELECT tenant, equipment, metric, gap_start, open_for_s, backfill_status FROM dashboards.open_gaps
+ORDER BY gap_start LIMIT :limit
 """)
 
 OPEN_ALERTS = text("""
-SELECT severity, kind, subject, opened_at FROM tds.alerts WHERE resolved_at IS NULL
+SELECT severity, kind, tenant, subject, opened_at, revision FROM dashboards.open_alerts
 ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, opened_at
+""")
+
+ALERT_DELIVERY = text("""
+SELECT sink, pending, oldest_pending, delivered, failed_attempts, last_error FROM dashboards.alert_delivery
+ORDER BY sink
 """)
 
 DLQ_GROWTH = text("""
@@ -49,6 +68,8 @@ FROM tds.dlq
 DLQ_REASONS = text("""
 SELECT reason, count(*) FROM tds.dlq WHERE received_at > now() - interval '1 day' GROUP BY reason ORDER BY 2 DESC
 """)
+
+MAX_GAPS_LISTED = 20
 
 LAST_QUALITY = text("SELECT max(computed_at), max(hour) FROM tds.quality_hourly")
 
@@ -70,7 +91,9 @@ class PlatformStatus:
     database: dict[str, Any] = field(default_factory=dict)
     writers: list[WriterState] = field(default_factory=list)
     tenants: list[dict[str, Any]] = field(default_factory=list)
+    open_gaps: list[dict[str, Any]] = field(default_factory=list)
     open_alerts: list[dict[str, Any]] = field(default_factory=list)
+    alert_delivery: list[dict[str, Any]] = field(default_factory=list)
     dlq: dict[str, Any] = field(default_factory=dict)
     quality: dict[str, Any] = field(default_factory=dict)
 
@@ -116,8 +139,10 @@ def collect(database_url: str, mqtt_url: str) -> PlatformStatus:
                 health, error = writer_health(row["health_url"])
                 status.writers.append(WriterState(row["mqtt_group"], row["instance_id"], row["state"],
                                                   row["heartbeat_age_s"], row["drained_by"], health, error))
-            status.tenants = [dict(r) for r in conn.execute(NEWEST_PER_TENANT).mappings()]
+            status.tenants = [dict(r) for r in conn.execute(TENANT_HEALTH).mappings()]
+            status.open_gaps = [dict(r) for r in conn.execute(OPEN_GAPS, {"limit": MAX_GAPS_LISTED}).mappings()]
             status.open_alerts = [dict(r) for r in conn.execute(OPEN_ALERTS).mappings()]
+            status.alert_delivery = [dict(r) for r in conn.execute(ALERT_DELIVERY).mappings()]
             status.dlq = dict(conn.execute(DLQ_GROWTH).mappings().one())
             status.dlq["reasons_last_day"] = {r[0]: r[1] for r in conn.execute(DLQ_REASONS)}
             computed_at, hour = conn.execute(LAST_QUALITY).one()

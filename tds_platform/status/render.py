@@ -16,6 +16,10 @@ def _age(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f}h ago"
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{float(value):.1f}%"
+
+
 def render(status: PlatformStatus) -> str:
     lines: list[str] = []
     broker = status.broker
@@ -42,15 +46,31 @@ def render(status: PlatformStatus) -> str:
         drained = f"  drained by {w.drained_by}" if w.drained_by else ""
         lines.append(f"  {w.group}/{w.instance:<22} {state:<10} heartbeat {_age(w.heartbeat_age_s)}  {detail}{drained}")
     lines.append("")
-    lines.append("newest reading per tenant")
+    lines.append("data health per tenant (coverage and good % over the last 24 h)")
     if not status.tenants:
         lines.append("  no data yet")
     for t in status.tenants:
-        lines.append(f"  {t['tenant']:<20} {t['equipment']:>4} equipment   newest {_age(t['age_s'])}")
+        worst = (f"worst {t['worst_equipment']} ({_pct(t['worst_coverage_pct'])})" if t.get("worst_equipment")
+                 else "worst -")
+        lines.append(f"  {t['tenant']:<12} {t['equipment']:>4} equipment  newest {_age(t['age_s']):<9}  "
+                     f"coverage {_pct(t.get('coverage_pct')):>6}  good {_pct(t.get('good_pct')):>6}  {worst}  "
+                     f"open gaps {t.get('open_gaps', 0)}  open alerts {t.get('open_alerts', 0)}")
+    lines.append("")
+    lines.append(f"open gaps: {sum(t.get('open_gaps', 0) for t in status.tenants)}")
+    for g in status.open_gaps[:10]:
+        lines.append(f"  {g['tenant']}/{g['equipment']}/{g['metric']}  silent since {g['gap_start']:%Y-%m-%d %H:%M}"
+                     f" ({_age(g['open_for_s']).removesuffix(' ago')})  backfill {g['backfill_status']}")
     lines.append("")
     lines.append(f"open alerts: {len(status.open_alerts)}")
     for a in status.open_alerts[:10]:
-        lines.append(f"  [{a['severity']}] {a['kind']}: {a['subject']} (since {a['opened_at']:%Y-%m-%d %H:%M})")
+        updated = f", updated {a['revision']}x" if a.get("revision") else ""
+        lines.append(f"  [{a['severity']}] {a['kind']}: {a['subject']} (since {a['opened_at']:%Y-%m-%d %H:%M}"
+                     f"{updated})")
+    for d in status.alert_delivery:
+        waiting = (f"{d['pending']} waiting (oldest since {d['oldest_pending']:%H:%M:%S}), "
+                   f"last error: {d['last_error']}" if d["pending"] else "none waiting")
+        lines.append(f"alert delivery {d['sink']:<8} {d['delivered']} delivered, {waiting}, "
+                     f"{d['failed_attempts'] or 0} failed attempts")
     dlq = status.dlq
     if dlq:
         reasons = ", ".join(f"{k} {v}" for k, v in dlq.get("reasons_last_day", {}).items()) or "none"

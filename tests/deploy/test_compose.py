@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
 SERVICES = {"timescaledb", "broker", "db-roles", "migrate", "ingest", "dagster-code", "dagster-webserver",
-            "dagster-daemon", "prometheus", "grafana"}
+            "dagster-daemon", "prometheus", "alertmanager", "grafana"}
 ONE_SHOT = {"db-roles", "migrate"}
 # The database itself, and the one-shot that applies the logins script before each migration.
 SUPERUSER_SERVICES = {"timescaledb", "db-roles"}
@@ -33,6 +33,7 @@ NAMED_VOLUMES = {
     "dagster-webserver": ("dagster-storage", "/opt/dagster/storage"),
     "dagster-daemon": ("dagster-storage", "/opt/dagster/storage"),
     "prometheus": ("prometheus-data", "/prometheus"),
+    "alertmanager": ("alertmanager-data", "/alertmanager"),
     "grafana": ("grafana-data", "/var/lib/grafana"),
 }
 
@@ -182,3 +183,55 @@ def test_every_setting_is_in_the_example_and_no_secret_is(settings_file: Path) -
     example = dict(line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
                    if "=" in line and not line.startswith("#"))
     assert all(value == "" for name, value in example.items() if name.endswith("PASSWORD"))
+
+
+ALERT_SINKS = {"TDS_ALERT_WEBHOOK_URL": "https://hooks.example/services/T0/B0/secret",
+               "TDS_ALERT_SMTP_HOST": "mail.example.com", "TDS_ALERT_SMTP_USER": "tds",
+               "TDS_ALERT_EMAIL_TO": "ops@example.com, oncall@example.com"}
+
+
+def _with_sinks(tmp_path: Path) -> dict[str, Any]:
+    """The compose config with a team's webhook and mail set in .env."""
+    lines = [line for line in example_settings().splitlines() if line.split("=", 1)[0] not in ALERT_SINKS]
+    env_file = tmp_path / ".env"
+    env_file.write_text("\n".join([*lines, *(f"{k}={v}" for k, v in ALERT_SINKS.items())]) + "\n")
+    result = run_config(env_file)
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def _sinks_in(env: dict[str, str | None], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sinks the platform's AlertSettings make of a service's TDS_ALERT_* environment."""
+    from tds_platform.alerting.settings import AlertSettings
+    from tds_platform.alerting.sinks import sinks_from_settings
+
+    for name, value in env.items():
+        if name.startswith("TDS_ALERT_") and value is not None:
+            monkeypatch.setenv(name, value)
+    return [sink.name for sink in sinks_from_settings(AlertSettings())]
+
+
+def test_dagster_sends_alerts_to_the_sinks_set_in_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = _with_sinks(tmp_path)["services"]["dagster-code"]["environment"]
+    for name, value in ALERT_SINKS.items():
+        assert env[name] == value
+    assert env["TDS_ALERT_SMTP_STARTTLS"] == "true" and env["TDS_ALERT_SMTP_PORT"] == "587"
+    assert _sinks_in(env, monkeypatch) == ["log", "webhook", "email"]
+
+
+def test_unset_sinks_are_empty_and_mean_log_only(config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    env = config["services"]["dagster-code"]["environment"]
+    assert env["TDS_ALERT_WEBHOOK_URL"] == "" and env["TDS_ALERT_EMAIL_TO"] == ""
+    assert _sinks_in(env, monkeypatch) == ["log"]
+
+
+def test_prometheus_fires_into_alertmanager_with_the_same_receivers(tmp_path: Path) -> None:
+    services = _with_sinks(tmp_path)["services"]
+    alertmanager = services["alertmanager"]
+    assert alertmanager["entrypoint"] == ["/bin/sh", "/etc/alertmanager/entrypoint.sh"]
+    assert {k: alertmanager["environment"][k] for k in ALERT_SINKS} == ALERT_SINKS
+    assert services["prometheus"]["depends_on"]["alertmanager"]["condition"] == "service_healthy"
+    prometheus = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert targets == ["alertmanager:9093"]
+    assert "9093" in alertmanager["healthcheck"]["test"][-1]

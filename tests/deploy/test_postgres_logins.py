@@ -68,17 +68,78 @@ def test_migrations_ran_as_the_owner_login(compose_database: LocalPostgres) -> N
         assert migrate.current(compose_database.url("tds", "tds_owner")) == migrate.head()
 
 
-def test_grafana_reads_freshness_and_writes_nothing(compose_database: LocalPostgres) -> None:
-    with psycopg.connect(compose_database.url("tds", "tds_dagster")) as conn:
+def dashboard_queries() -> list[str]:
+    return [target["rawSql"] for panel in json.loads(DASHBOARD.read_text())["panels"]
+            for target in panel.get("targets", []) if "rawSql" in target]
+
+
+# Raw readings, dead-letter payloads and everything else under tds/analytics: none of Grafana's business.
+FORBIDDEN = ("SELECT * FROM tds.telemetry_raw", "SELECT payload FROM tds.dlq", "SELECT * FROM tds.telemetry",
+             "SELECT * FROM tds.alerts", "SELECT * FROM tds.quality_hourly", "SELECT * FROM tds.metric_spec",
+             "SELECT * FROM analytics.analyst_tenants")
+
+
+def _seed_health(url: str) -> None:
+    """One of everything a dashboard panel shows, written as Dagster/the writer would."""
+    with psycopg.connect(url) as conn:
         conn.execute("INSERT INTO tds.equipment (tenant, equipment, last_seen)"
                      " VALUES ('acme', 'chiller-1', now() - interval '90 seconds')")
-    queries = [target["rawSql"] for panel in json.loads(DASHBOARD.read_text())["panels"]
-               for target in panel.get("targets", []) if "rawSql" in target]
+        series = conn.execute("INSERT INTO tds.metric_spec (tenant, equipment, metric, expected_interval_s)"
+                              " VALUES ('acme', 'chiller-1', 'temp', 10) RETURNING series_id").fetchone()[0]
+        conn.execute("INSERT INTO tds.telemetry_raw (series_id, ts, value) VALUES (%s, now(), 7.5)", (series,))
+        conn.execute("INSERT INTO tds.dlq (topic, payload, reason)"
+                     " VALUES ('tds/acme/x', 'secret bytes', 'invalid_json')")
+        conn.execute("INSERT INTO tds.quality_hourly (hour, tenant, equipment, metric, expected, received, good,"
+                     " coverage_pct, good_pct) VALUES (date_trunc('hour', now()) - interval '1 hour', 'acme',"
+                     " 'chiller-1', 'temp', 360, 300, 290, 83.3, 96.7)")
+        conn.execute("INSERT INTO tds.gaps (tenant, equipment, metric, gap_start)"
+                     " VALUES ('acme', 'chiller-1', 'temp', now() - interval '20 minutes')")
+        alert = conn.execute("INSERT INTO tds.alerts (kind, severity, dedup_key, subject, message, details)"
+                             " VALUES ('quality_gap', 'warning', 'k', 's', 'm', '{\"tenant\": \"acme\"}')"
+                             " RETURNING id").fetchone()[0]
+        conn.execute("INSERT INTO tds.alert_notifications (alert_id, transition, revision, sink, alert)"
+                     " VALUES (%s, 'opened', 0, 'webhook', '{}')", (alert,))
+
+
+def test_grafana_runs_every_dashboard_query_and_reads_no_readings_or_payloads(
+    compose_database: LocalPostgres,
+) -> None:
+    _seed_health(compose_database.url("tds", "tds_dagster"))
+    queries = dashboard_queries()
+    assert any("dashboards.open_gaps" in q for q in queries) and any("dashboards.open_alerts" in q for q in queries)
     with psycopg.connect(compose_database.url("tds", "tds_grafana")) as conn:
         for query in queries:
-            assert conn.execute(query).fetchall()
-        with pytest.raises(errors.InsufficientPrivilege):
-            conn.execute("INSERT INTO tds.equipment (tenant, equipment) VALUES ('x', 'y')")
+            assert conn.execute(query).fetchall(), query
+        for statement in (*FORBIDDEN, "INSERT INTO tds.equipment (tenant, equipment) VALUES ('x', 'y')"):
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(statement)
+            conn.rollback()
+
+
+def test_upgrading_an_older_deployment_takes_grafanas_wide_access_back(compose_database: LocalPostgres) -> None:
+    """Before revision 0007 the init script let tds_grafana read every table the owner created."""
+    with psycopg.connect(compose_database.admin_url(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE tds_before_0007 OWNER tds_owner")
+    with psycopg.connect(compose_database.admin_url("tds_before_0007"), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION timescaledb")
+    owner = compose_database.url("tds_before_0007", "tds_owner")
+    with psycopg.connect(owner, autocommit=True) as conn:
+        conn.execute("ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO tds_grafana")
+        conn.execute("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO tds_grafana")
+    migrate.upgrade(owner, "0005")
+    grafana = compose_database.url("tds_before_0007", "tds_grafana")
+    with psycopg.connect(grafana) as conn:
+        conn.execute("SELECT payload FROM tds.dlq").fetchall()  # what the old deployment allowed
+    migrate.upgrade(owner)
+    with psycopg.connect(owner, autocommit=True) as conn:
+        conn.execute("CREATE TABLE tds.created_later (x int)")
+    with psycopg.connect(grafana) as conn:
+        for query in dashboard_queries():
+            conn.execute(query).fetchall()
+        for statement in (*FORBIDDEN, "SELECT * FROM tds.created_later"):
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(statement)
+            conn.rollback()
 
 
 def test_dagster_instance_uses_its_own_database(compose_database: LocalPostgres, tmp_path: Path,

@@ -8,7 +8,8 @@
 #             tds_platform so it can hand Dagster the rollups it refreshes (migration 0006)
 # tds_ingest  the stream writers: member of tds_writer (insert and upsert, never delete)
 # tds_dagster Dagster, dbt and the CLI: member of tds_platform; owns Dagster's own database
-# tds_grafana dashboards: read-only on what the migrations create
+# tds_grafana dashboards: member of tds_dashboards, which reads the `dashboards` views only (quality,
+#             gaps, alerts, freshness; never readings or dead-letter payloads)
 # Analyst logins are made later with `tds analysts` (role tds_analyst, one tenant each).
 set -eu
 
@@ -31,7 +32,7 @@ psql --no-psqlrc -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTG
 -- The group roles the migrations grant to, created first so logins can join them before the
 -- first migration runs (the migration's own CREATE ROLE is IF NOT EXISTS).
 SELECT format('CREATE ROLE %I NOLOGIN', name)
-FROM unnest(ARRAY['tds_writer', 'tds_platform', 'tds_analyst']) AS name
+FROM unnest(ARRAY['tds_writer', 'tds_platform', 'tds_analyst', 'tds_dashboards']) AS name
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = name)
 \gexec
 
@@ -48,6 +49,7 @@ ALTER ROLE tds_grafana LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PAS
 
 GRANT tds_writer TO tds_ingest;
 GRANT tds_platform TO tds_dagster;
+GRANT tds_dashboards TO tds_grafana;
 -- The owner creates the rollups and gives them to tds_platform: refresh_continuous_aggregate and
 -- drop_chunks accept only the owner, and Dagster must run both. PostgreSQL lets a role give an
 -- object only to a role it belongs to.
@@ -62,9 +64,7 @@ SELECT format('CREATE DATABASE %I OWNER tds_dagster', :'dagster_db')
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'dagster_db')
 \gexec
 
--- Grafana sees each table and schema the owner creates from now on, read-only.
-ALTER DEFAULT PRIVILEGES FOR ROLE tds_owner GRANT USAGE ON SCHEMAS TO tds_grafana;
-ALTER DEFAULT PRIVILEGES FOR ROLE tds_owner GRANT SELECT ON TABLES TO tds_grafana;
+-- Grafana gets nothing here: the migrations grant tds_dashboards the views its dashboards read.
 
 -- Rollups made before revision 0006 belong to tds_owner. Only a superuser can give a continuous
 -- aggregate to tds_platform (its internal parts live in TimescaleDB's own schema), so it happens

@@ -1,4 +1,5 @@
-"""Alerts: the freshness and DLQ-growth sensors, run-failure alerts and their recovery, from TDS_ALERT_* settings.
+"""Alerts: the freshness, quality and DLQ-growth sensors, run-failure alerts and their recovery, and
+the delivery of queued notifications, from TDS_ALERT_* (sinks) and TDS_QUALITY_* (thresholds) settings.
 
 Sensors only record and send alerts (tds.alerts, log, webhook, e-mail); they never launch runs.
 """
@@ -7,15 +8,19 @@ import dagster as dg
 
 from tds_platform.alerting.settings import AlertSettings
 from tds_platform.defs.alerts.sensors import (
+    build_alert_delivery_sensor,
     build_dlq_growth_sensor,
     build_freshness_sensor,
+    build_quality_alerts_sensor,
     build_run_failure_sensor,
     build_run_recovery_sensor,
 )
+from tds_platform.quality.settings import QualitySettings
 
 _settings = AlertSettings()
 
 defs = dg.Definitions(sensors=[
-    build_freshness_sensor(_settings), build_dlq_growth_sensor(_settings), build_run_failure_sensor(_settings),
-    build_run_recovery_sensor(_settings),
+    build_freshness_sensor(_settings), build_quality_alerts_sensor(_settings, QualitySettings()),
+    build_dlq_growth_sensor(_settings), build_run_failure_sensor(_settings), build_run_recovery_sensor(_settings),
+    build_alert_delivery_sensor(_settings),
 ])

@@ -1,4 +1,5 @@
-"""The alerting sensors: equipment freshness and DLQ growth every minute, run failures and recoveries.
+"""The alerting sensors: equipment freshness, quality incidents and DLQ growth every minute, run
+failures and recoveries, and the delivery of queued notifications (retries) every 30 seconds.
 
 Sensors are built by small factories from AlertSettings so tests pass their own; they only call
 the alerting package and never launch runs.
@@ -11,9 +12,11 @@ import dagster as dg
 from tds_platform.alerting.dead_letters import DlqGrowthWatch
 from tds_platform.alerting.freshness import FreshnessWatch
 from tds_platform.alerting.model import Alert, Severity
+from tds_platform.alerting.quality import QualityWatch
 from tds_platform.alerting.service import AlertService
 from tds_platform.alerting.settings import AlertSettings
 from tds_platform.defs.resources import DatabaseResource
+from tds_platform.quality.settings import QualitySettings
 
 RUN_FAILURE_KIND = "run_failure"
 
@@ -43,6 +46,29 @@ def build_freshness_sensor(settings: AlertSettings) -> dg.SensorDefinition:
         return dg.SkipReason(outcome.summary())
 
     return equipment_freshness
+
+
+def build_quality_alerts_sensor(settings: AlertSettings, quality: QualitySettings) -> dg.SensorDefinition:
+    @dg.sensor(name="quality_alerts", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Every minute: one alert per equipment whose coverage or good % over the judged hours is "
+                           "under threshold, or with a gap open for longer than allowed; resolved when it recovers.")
+    def quality_alerts(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SkipReason:
+        engine = database.engine()
+        service = AlertService.from_settings(engine, settings, context.log)
+        outcome = QualityWatch(engine, service, settings, quality).tick(datetime.now(UTC))
+        return dg.SkipReason(outcome.summary())
+
+    return quality_alerts
+
+
+def build_alert_delivery_sensor(settings: AlertSettings) -> dg.SensorDefinition:
+    @dg.sensor(name="alert_delivery", minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Every 30 s: retry notifications a sink could not take (backoff per notification).")
+    def alert_delivery(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SkipReason:
+        outcome = AlertService.from_settings(database.engine(), settings, context.log).deliver()
+        return dg.SkipReason(outcome.summary())
+
+    return alert_delivery
 
 
 def build_dlq_growth_sensor(settings: AlertSettings) -> dg.SensorDefinition:

@@ -14,6 +14,7 @@ from tds_platform.defs.partitions import hourly_partitions
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.quality.runner import HoursJudged, judge_hours
 from tds_platform.quality.settings import QualitySettings
+from tds_platform.quality.thresholds import own_thresholds, with_thresholds
 from tds_platform.quality.verdicts import Verdict, coverage_verdict, good_verdict, long_gap_verdict
 
 QUALITY_HOURLY = dg.AssetKey("quality_hourly")
@@ -86,21 +87,28 @@ def build_quality_assets(settings: QualitySettings) -> dg.AssetsDefinition:
         ],
         check_specs=[
             dg.AssetCheckSpec(COVERAGE_CHECK, asset=QUALITY_HOURLY,
-                              description=f"every series-hour has coverage >= {settings.min_coverage_pct:g}%"),
+                              description="every series-hour has coverage >= its threshold "
+                                          f"(metric_spec.min_coverage_pct, else {settings.min_coverage_pct:g}%)"),
             dg.AssetCheckSpec(GOOD_CHECK, asset=QUALITY_HOURLY,
-                              description=f"every series-hour has good readings >= {settings.min_good_pct:g}%"),
+                              description="every series-hour has good readings >= its threshold "
+                                          f"(metric_spec.min_good_pct, else {settings.min_good_pct:g}%)"),
             dg.AssetCheckSpec(LONG_GAP_CHECK, asset=GAPS,
-                              description=f"no gap found in the partition is longer than {settings.max_gap_s:g} s"),
+                              description="no gap found in the partition is longer than its limit "
+                                          f"(metric_spec.max_gap_s, else {settings.max_gap_s:g} s)"),
         ],
         partitions_def=hourly_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
     )
     def quality(context: dg.AssetExecutionContext, config: QualityRunConfig, database: DatabaseResource):
         start, end = context.partition_time_window
-        judged = judge_hours(database.engine(), start, end, config.resolved_now(), settings.gap_factor)
+        engine = database.engine()
+        judged = judge_hours(engine, start, end, config.resolved_now(), settings.gap_factor)
         yield from _materializations(judged, start, end)
-        yield check_result(QUALITY_HOURLY, COVERAGE_CHECK, coverage_verdict(judged.series, settings), settings)
-        yield check_result(QUALITY_HOURLY, GOOD_CHECK, good_verdict(judged.series, settings), settings)
-        yield check_result(GAPS, LONG_GAP_CHECK, long_gap_verdict(judged.gaps, settings), settings)
+        with engine.connect() as conn:
+            own = own_thresholds(conn)
+        series, gaps = with_thresholds(judged.series, own, settings), with_thresholds(judged.gaps, own, settings)
+        yield check_result(QUALITY_HOURLY, COVERAGE_CHECK, coverage_verdict(series, settings), settings)
+        yield check_result(QUALITY_HOURLY, GOOD_CHECK, good_verdict(series, settings), settings)
+        yield check_result(GAPS, LONG_GAP_CHECK, long_gap_verdict(gaps, settings), settings)
 
     return quality

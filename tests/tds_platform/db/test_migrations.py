@@ -104,3 +104,17 @@ def test_analyst_role_cannot_read_tds(any_database: str) -> None:
         for table in ("telemetry", "telemetry_raw", "dlq", "equipment"):
             with pytest.raises(errors.InsufficientPrivilege):
                 admin.execute(f"SELECT 1 FROM tds.{table} LIMIT 1")
+
+
+def test_dashboards_login_reads_the_views_only(any_database: str) -> None:
+    with psycopg.connect(as_login(any_database, "tds_grafana"), autocommit=True) as conn:
+        for view in ("equipment_freshness", "quality_hourly", "equipment_quality_24h", "tenant_quality_24h",
+                     "open_gaps", "open_alerts", "alert_delivery"):
+            conn.execute(f"SELECT * FROM dashboards.{view}").fetchall()
+        for table in ("telemetry", "telemetry_raw", "dlq", "alerts", "alert_notifications"):
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(f"SELECT 1 FROM tds.{table} LIMIT 1")
+    with psycopg.connect(admin_url(any_database), autocommit=True) as conn:
+        conn.execute("SET ROLE tds_analyst")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("SELECT 1 FROM dashboards.open_alerts")

@@ -47,3 +47,21 @@ def test_long_gaps_include_open_ones() -> None:
                                               "gap_start": HOUR.isoformat(), "gap_end": None, "duration_s": 900.0,
                                               "open": True}]
     assert long_gap_verdict(gaps.head(1), SETTINGS).passed
+
+
+def test_a_series_own_threshold_wins_over_the_default() -> None:
+    from tds_platform.quality.thresholds import with_thresholds
+
+    own = pd.DataFrame([{"tenant": "acme", "equipment": "a", "metric": "temp", "min_coverage_pct": 80.0,
+                         "min_good_pct": None, "max_gap_s": 3600.0},
+                        {"tenant": "acme", "equipment": "b", "metric": "temp", "min_coverage_pct": 99.0,
+                         "min_good_pct": 99.5, "max_gap_s": None}])
+    series = with_thresholds(_series(("a", 85, 85), ("b", 95, 99), ("c", 85, 95)), own, SETTINGS)
+    coverage = coverage_verdict(series, SETTINGS)
+    assert [(o["equipment"], o["min_coverage_pct"]) for o in coverage.metadata["offenders"]] == [
+        ("c", 90.0), ("b", 99.0)]  # a: 85 % is enough for it
+    assert [o["equipment"] for o in good_verdict(series, SETTINGS).metadata["offenders"]] == ["a", "b"]
+    gaps = with_thresholds(pd.DataFrame([
+        {"tenant": "acme", "equipment": e, "metric": "temp", "gap_start": HOUR, "gap_end": None, "duration_s": 900.0}
+        for e in ("a", "b")]), own, SETTINGS)
+    assert long_gap_verdict(gaps, SETTINGS).metadata["offending_equipment"] == ["acme/b"]

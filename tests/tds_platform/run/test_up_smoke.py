@@ -37,7 +37,7 @@ def _rendered(url: str) -> str:
     """The page's DOM after headless Chromium ran its JavaScript (the Dagster UI builds every page in
     the browser: the HTML the server sends names no asset)."""
     chromium = shutil.which("chromium")
-    assert chromium, "headless Chromium is missing: `make test` installs it (scripts/install-system.sh browser)"
+    assert chromium, "headless Chromium is missing: `make test` installs it (scripts/install-system.sh test)"
     result = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                              "--disable-background-networking", "--virtual-time-budget=30000", "--dump-dom", url],
                             capture_output=True, timeout=120, check=True)
@@ -85,6 +85,8 @@ def test_make_up_runs_the_platform_and_ctrl_c_stops_it(platform: dict) -> None: 
     proc: subprocess.Popen[bytes] = platform["proc"]
     root: Path = platform["root"]
     _wait(lambda: b"press Ctrl-C" in (root / "up.log").read_bytes(), 120, "tds up to report it is running")
+    # Alerts reach a local sink with no configuration, and tds up says where.
+    assert f"alerts       {root / 'run' / 'alerts.jsonl'}" in (root / "up.log").read_text()
     for n in (0, 1):
         _wait(lambda n=n: json.loads(_get(f"http://127.0.0.1:{platform['writer'] + n}/health"))["status"] == "ok",
               30, f"writer {n + 1} healthy")

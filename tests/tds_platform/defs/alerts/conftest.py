@@ -1,4 +1,4 @@
-"""Small local receivers for alert sinks (an HTTP webhook and an SMTP server) and registry seeding.
+"""Real local receivers for alert sinks (an HTTP webhook, an aiosmtpd SMTP server) and registry seeding.
 
 The receivers are real servers on loopback, started per test, so sinks are exercised end to end.
 """
@@ -6,7 +6,6 @@ The receivers are real servers on loopback, started per test, so sinks are exerc
 from __future__ import annotations
 
 import json
-import socketserver
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,14 +17,22 @@ from typing import Any
 
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
+
+from tds_platform.stack.layout import free_port
 
 
 @dataclass
 class WebhookReceiver:
+    """`bodies` holds what it accepted; while `status` is an error it answers that and keeps
+    nothing (counted in `refused`), as a receiver that is down for maintenance would."""
+
     url: str = ""
     status: int = 200
     bodies: list[dict[str, Any]] = field(default_factory=list)
     content_types: list[str] = field(default_factory=list)
+    refused: int = 0
 
 
 @pytest.fixture
@@ -35,8 +42,11 @@ def webhook() -> Iterator[WebhookReceiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            receiver.bodies.append(json.loads(body))
-            receiver.content_types.append(self.headers["Content-Type"])
+            if receiver.status < 300:
+                receiver.bodies.append(json.loads(body))
+                receiver.content_types.append(self.headers["Content-Type"])
+            else:
+                receiver.refused += 1
             self.send_response(receiver.status)
             self.end_headers()
 
@@ -54,48 +64,36 @@ def webhook() -> Iterator[WebhookReceiver]:
 
 @dataclass
 class SmtpReceiver:
-    port: int = 0
+    """aiosmtpd on loopback: `messages` are the mails it accepted; `stop()`/`start()` take it down
+    and bring it back on the same port (a mail server that is down, then back)."""
+
+    port: int
     messages: list[Message] = field(default_factory=list)
+    controller: Controller | None = None
+
+    def start(self) -> None:
+        receiver = self
+
+        class Handler:
+            async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:  # noqa: N802 (aiosmtpd calls it by this name)
+                receiver.messages.append(message_from_bytes(envelope.original_content or b""))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpReceiver]:
-    """Just enough SMTP for smtplib: greeting, EHLO, MAIL, RCPT, DATA, QUIT."""
-    receiver = SmtpReceiver()
-
-    class Handler(socketserver.StreamRequestHandler):
-        def reply(self, line: bytes) -> None:
-            self.wfile.write(line + b"\r\n")
-
-        def handle(self) -> None:
-            self.reply(b"220 test ESMTP")
-            data: list[bytes] | None = None
-            while line := self.rfile.readline():
-                if data is not None:
-                    if line == b".\r\n":
-                        receiver.messages.append(message_from_bytes(b"".join(data)))
-                        data = None
-                        self.reply(b"250 queued")
-                    else:
-                        data.append(line)
-                    continue
-                verb = line[:4].upper()
-                if verb == b"DATA":
-                    data = []
-                    self.reply(b"354 end with .")
-                elif verb == b"QUIT":
-                    self.reply(b"221 bye")
-                    return
-                else:
-                    self.reply(b"250 ok")
-
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    receiver.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    receiver = SmtpReceiver(port=free_port())
+    receiver.start()
     yield receiver
-    server.shutdown()
-    server.server_close()
+    receiver.stop()
 
 
 SeriesFactory = Callable[..., int]

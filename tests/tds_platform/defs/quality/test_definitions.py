@@ -58,5 +58,5 @@ def test_schedule_judges_the_trailing_closed_hours_in_one_run() -> None:
 def test_thresholds_show_in_check_descriptions() -> None:
     graph = _repository(build_quality_defs(QualitySettings(min_coverage_pct=80, max_gap_s=600))).asset_graph
     descriptions = {k.name: graph.get_check_spec(k).description for k in graph.asset_check_keys}
-    assert "coverage >= 80%" in descriptions["coverage_above_threshold"]
+    assert "(metric_spec.min_coverage_pct, else 80%)" in descriptions["coverage_above_threshold"]
     assert "600 s" in descriptions["no_long_gap"]
