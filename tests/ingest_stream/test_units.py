@@ -123,9 +123,6 @@ def test_batch_collects_deliveries_and_flattens_what_they_produced() -> None:
     assert batch.events() == [event]
     assert batch.acks() == [ack]
     assert batch.dead_letters() == [letter]
-    parts = batch.split()
-    assert [len(p) for p in parts] == [1] * 5
-    assert [(p.deliveries[0], p.parsed[0]) for p in parts] == list(zip(deliveries, produced, strict=True))
 
 
 def test_batch_age_counts_from_its_first_delivery() -> None:
