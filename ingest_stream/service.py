@@ -65,7 +65,8 @@ class IngestService:
         # Only for health probes: the worker writes, on a store of its own.
         self.store: Store = DryRunStore() if settings.dry_run else TelemetryStore(
             settings.database_url, settings.instance_id)
-        self.health = HealthState(instance_id=settings.instance_id, mode=self.mode)
+        self.health = HealthState(instance_id=settings.instance_id, mode=self.mode,
+                                  stalled_after_s=settings.stalled_after_s)
         self.link = WorkerLink(settings, lease_name, CommitRecorder(self.metrics, self.health), self.metrics)
         self.session = MqttSession(self.address, self.options, self.link, self.metrics)
         self.takeover: TakeoverCoordinator | None = None
@@ -77,6 +78,7 @@ class IngestService:
                                                 self.metrics, settings.heartbeat_s)
         self.health.mqtt_connected = lambda: self.session.connected
         self.health.queue_depth = self.queue_depth
+        self.health.oldest_uncommitted_at = self.link.oldest_uncommitted_at
         self.http: HealthServer | None = None
 
     def queue_depth(self) -> int:

@@ -266,7 +266,8 @@ class IngestRig:
     def topic(self, equipment: str, kind: str = "telem", site: str = "plant-1") -> str:
         return f"tds/{self.tenant}/{site}/{equipment}/{kind}"
 
-    def writer(self, instance: str, group: str | None = "g", **env: str) -> WriterProcess:
+    def writer(self, instance: str, group: str | None = "g", **env: str | None) -> WriterProcess:
+        """A writer of this rig's tenant; `env` adds settings, or takes one away with None."""
         settings = {
             "TDS_DATABASE_URL": as_user(self.database_url, "tds_ingest"),
             "TDS_MQTT_URL": self.stack.writer_mqtt_url(),
@@ -276,8 +277,11 @@ class IngestRig:
             "TDS_HEARTBEAT_S": "0.5",
             "TDS_TAKEOVER_AFTER_S": "3",
             "TDS_LEASE_TTL_S": "3",
-            **env,
+            # The tests publish readings of 2026-11-22 (BASE_TS), which the raw retention window of a
+            # writer started months later refuses.
+            "TDS_MAX_READING_AGE_DAYS": "3650",
         }
+        settings = {key: value for key, value in {**settings, **env}.items() if value is not None}
         if group:
             settings["TDS_MQTT_GROUP"] = f"{self.tenant}-{group}"
             self.client_ids.add(f"tds-ingest-{self.tenant}-{group}-{self.tenant}-{instance}")

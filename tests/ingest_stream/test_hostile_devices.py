@@ -1,0 +1,96 @@
+"""A device account used as an attacker, against a real writer, broker and database (issue 16).
+
+Each test is one attack from the review: what it did to the writer before, and that it now stays the
+attacking message's problem. The broker's own defences (size limit, client ids bound to accounts) are
+in tests/deploy/test_broker_security.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from tests.ingest_stream.conftest import TDS_INGEST, IngestRig, v1, wait_until
+
+
+def _poison() -> bytes:
+    """The review's message: 261 KB of v1, 7,502 points, each on a different day since 2000 (the parser
+    took any time from 2000-01-01 on, and each day is a TimescaleDB chunk of its own)."""
+    noon = datetime(2000, 1, 1, 12, tzinfo=UTC)
+    points = [{"name": "m", "v": 1, "ts": int((noon + timedelta(days=day)).timestamp())} for day in range(7502)]
+    return orjson.dumps({"schema": "v1", "points": points})
+
+
+def test_one_message_with_readings_on_7502_days_no_longer_stops_ingestion(rig: IngestRig) -> None:
+    """Before: "out of shared memory" for its batch, retried forever; 0 of 40 good messages landed in
+    40 s and /health said 200. Now the writer's default window (the raw retention, 30 days) refuses it
+    and the good messages land around it."""
+    writer = rig.writer("a", TDS_MAX_READING_AGE_DAYS=None).start().wait_ready()
+    pub = rig.publisher()
+    now = datetime.now(UTC).replace(microsecond=0)
+    poison = _poison()
+    assert 250_000 < len(poison) < 262_144
+    good = [pub.publish(rig.topic("ch-1"), v1({"temp": float(i)}, now - timedelta(seconds=i))) for i in range(20)]
+    bad = pub.publish(rig.topic("ch-9"), poison)
+    good += [pub.publish(rig.topic("ch-1"), v1({"temp": float(i)}, now - timedelta(seconds=i))) for i in range(20, 40)]
+    assert pub.wait_acked([*good, bad]) == {*good, bad}
+
+    assert rig.wait_for_rows(40, timeout_s=30) == 40
+    wait_until(lambda: len(rig.dead_letters()) == 1, 10, "the poison message is dead-lettered")
+    [(topic, payload, reason, detail, _instance)] = rig.dead_letters()
+    assert (topic, payload, reason) == (rig.topic("ch-9"), poison, "bad_timestamp")
+    assert "before the earliest accepted time" in detail
+    wait_until(lambda: writer.health()[1]["queue_depth"] == 0, 10, "nothing waits")
+    assert writer.health()[0] == 200
+
+
+def test_a_tenant_that_invents_series_without_end_hits_its_quota(rig: IngestRig) -> None:
+    """Any device could invent unlimited equipment and metrics, each a series, gaps, alerts and backfill runs."""
+    writer = rig.writer("a", TDS_MAX_NEW_SERIES_PER_HOUR="3").start().wait_ready()
+    pub = rig.publisher()
+    first = pub.publish(rig.topic("ch-1"), v1({"a": 1.0, "b": 2.0}, datetime.now(UTC)))
+    assert pub.wait_acked([first])
+    assert rig.wait_for_rows(2, timeout_s=20) == 2
+    invented = v1({"c": 1.0, "d": 2.0}, datetime.now(UTC))
+    known = v1({"a": 3.0}, datetime.now(UTC) + timedelta(seconds=1))
+    mids = [pub.publish(rig.topic("ch-1"), invented), pub.publish(rig.topic("ch-1"), known)]
+    assert pub.wait_acked(mids) == set(mids)
+
+    assert rig.wait_for_rows(3, timeout_s=20) == 3
+    wait_until(lambda: len(rig.dead_letters()) == 1, 10, "the message with invented series is dead-lettered")
+    [(topic, payload, reason, detail, _instance)] = rig.dead_letters()
+    assert (topic, payload, reason) == (rig.topic("ch-1"), invented, "registry_quota")
+    assert "quota of 3 new series" in detail
+    wait_until(lambda: writer.metric("tds_ingest_dead_letters_total", reason="registry_quota") == 1, 10,
+               "the refusal is counted")
+    assert rig.query("SELECT count(*) FROM tds.metric_spec") == [(2,)]
+    log = [json.loads(line) for line in writer.log_path.read_text().splitlines()]
+    assert any("registry quota" in entry["event"] and entry.get("tenant") == rig.tenant for entry in log)
+
+
+def test_the_password_of_a_key_value_database_url_never_reaches_the_log(rig: IngestRig) -> None:
+    parts = rig.database_url.split("://", 1)[1]  # postgres@127.0.0.1:PORT/DB
+    host_port, database = parts.split("@", 1)[1].split("/", 1)
+    host, port = host_port.split(":")
+    secret = "s3cret-never-logged"  # the stack trusts local logins: any password is accepted
+    dsn = f"host={host} port={port} dbname={database} user=tds_ingest password='{secret}'"
+    writer = rig.writer("a", TDS_DATABASE_URL=dsn).start().wait_ready()
+    writer.stop()
+    log = writer.log_path.read_text()
+    assert secret not in log
+    [starting] = [json.loads(line) for line in log.splitlines() if '"starting"' in line]
+    assert "password=***" in starting["database"]
+    shown = subprocess.run([TDS_INGEST, "settings", "--database-url", dsn], capture_output=True, text=True,
+                           check=True).stdout
+    assert secret not in shown and "password=***" in shown
+
+
+def test_qos_2_is_refused_with_one_sentence() -> None:
+    """With QoS 2 paho sends PUBREC on receipt: a crash before the commit lost the message."""
+    result = subprocess.run([TDS_INGEST, "settings", "--mqtt-qos", "2"], capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert "mqtt_qos" in result.stderr and "must be 0 or 1" in result.stderr
+    assert "Traceback" not in result.stderr
