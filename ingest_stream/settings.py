@@ -167,18 +167,6 @@ class IngestSettings(ParsingSettings):
         host = socket.gethostname() if self.http_host in {"0.0.0.0", "::"} else self.http_host
         return f"http://{host}:{self.http_port}"
 
-    @property
-    def client_id(self) -> str:
-        """Stable per instance, so the broker keeps this instance's session across restarts.
-
-        In lease mode every instance uses the same id: the session (and its queue) belongs to the
-        role, and whoever holds the lease drains it.
-        """
-        scope = self.mqtt_group or "solo"
-        if self.effective_coordination is Coordination.LEASE:
-            return f"tds-ingest-{scope}-leader"
-        return f"tds-ingest-{scope}-{self.instance_id}"
-
 
 _SECRET_QUERY_KEYS = {"password", "sslpassword"}
 # libpq's key=value form: `host=db user=tds password=secret` or `password='se cret'` (quotes, \-escapes).

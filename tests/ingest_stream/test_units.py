@@ -12,9 +12,10 @@ import pytest
 from pydantic import ValidationError
 
 from ingest_stream.batch import Batch
+from ingest_stream.coordination.client_ids import writer_client_id
 from ingest_stream.delivery import AckLedger, Delivery
 from ingest_stream.records import CommandAck, DeadLetter, DeadLetterReason, Event, Parsed, Quality, Reading
-from ingest_stream.settings import Coordination, IngestSettings, redact_url
+from ingest_stream.settings import Coordination, IngestSettings, ParsingSettings, redact_url
 from ingest_stream.store.writer import latest_acks
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -155,20 +156,43 @@ def test_settings_refuse_inconsistent_values(fields: dict[str, object], complain
         IngestSettings(instance_id=str(fields.pop("instance_id", "i-1")), **fields)
 
 
-def test_settings_derive_coordination_window_and_client_id() -> None:
+def test_settings_derive_coordination_and_window() -> None:
     solo = IngestSettings(instance_id="a")
     assert solo.effective_coordination is Coordination.NONE
-    assert solo.client_id == "tds-ingest-solo-a"
     assert solo.effective_receive_maximum == 3 * solo.batch_size, "a batch per write connection and one filling"
     assert IngestSettings(instance_id="a", write_connections=1).effective_receive_maximum == 2 * solo.batch_size
     shared = IngestSettings(instance_id="a", mqtt_group="g", batch_size=40_000)
     assert shared.effective_coordination is Coordination.SHARED
-    assert shared.client_id == "tds-ingest-g-a"
     assert shared.effective_receive_maximum == 65_535
     old_broker = IngestSettings(instance_id="a", mqtt_group="g", mqtt_protocol="3.1.1")
     assert old_broker.effective_coordination is Coordination.NONE
+
+
+def test_client_ids_are_stable_per_instance_and_unguessable_without_the_key() -> None:
+    """`tds-ingest-<group>-<instance>` was all it took to take a writer's session."""
+    key, other_key = "0f" * 16, "a1" * 16
+    solo, shared = IngestSettings(instance_id="a"), IngestSettings(instance_id="a", mqtt_group="g")
+    assert writer_client_id(solo, key).startswith("tds-ingest-solo-a-")
+    assert writer_client_id(shared, key).startswith("tds-ingest-g-a-")
+    assert writer_client_id(shared, key) == writer_client_id(IngestSettings(instance_id="a", mqtt_group="g"), key)
+    assert writer_client_id(shared, key) != writer_client_id(shared, other_key), "the key decides, not the names"
+    assert writer_client_id(shared, key) != writer_client_id(IngestSettings(instance_id="b", mqtt_group="g"), key)
+    assert len(writer_client_id(shared, key).rsplit("-", 1)[1]) == 16
     leaders = [IngestSettings(instance_id=i, mqtt_group="g", coordination="lease") for i in ("a", "b")]
-    assert {s.client_id for s in leaders} == {"tds-ingest-g-leader"}, "lease candidates share the role's session"
+    assert len({writer_client_id(s, key) for s in leaders}) == 1, "lease candidates share the role's session"
+    dry = IngestSettings(instance_id="a", mqtt_group="g", dry_run=True)
+    assert writer_client_id(dry, key) != writer_client_id(dry, key), "a dry run leaves no session to come back to"
+
+
+def test_the_oldest_reading_accepted_follows_the_raw_retention_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ParsingSettings().max_reading_age == timedelta(days=30)
+    monkeypatch.setenv("TDS_RETENTION_RAW_DAYS", "7")
+    assert ParsingSettings().max_reading_age == timedelta(days=7)
+    assert ParsingSettings().parser().limits.max_age == timedelta(days=7)
+    monkeypatch.setenv("TDS_RETENTION_RAW_DAYS", "keep")
+    assert ParsingSettings().max_reading_age is None, "kept forever: only the 2000-01-01 floor and the days bound"
+    monkeypatch.setenv("TDS_MAX_READING_AGE_DAYS", "90")
+    assert ParsingSettings().max_reading_age == timedelta(days=90)
 
 
 def test_settings_come_from_tds_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,6 +211,8 @@ def test_settings_come_from_tds_variables(monkeypatch: pytest.MonkeyPatch) -> No
     ("postgresql://writer@db/tds", "postgresql://writer@db/tds"),
     ("postgresql://writer@db/tds?password=s3cret&sslmode=require", "postgresql://writer@db/tds?password=***&sslmode=require"),
     ("mqtts://broker:8883", "mqtts://broker:8883"),
+    ("host=db user=writer password=s3cret dbname=tds", "host=db user=writer password=*** dbname=tds"),
+    ("host=db password='s3cret \\' quoted' port=5432", "host=db password=*** port=5432"),
 ])
 def test_redact_url_never_shows_a_password(url: str, shown: str) -> None:
     redacted = redact_url(url)
