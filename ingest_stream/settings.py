@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ingest_stream.parsing import MessageParser, ParserLimits, parse_templates
 
 DEFAULT_TOPICS = "tds/{tenant}/{site}/{equipment}/{kind}"
+# The broker's message_size_limit ships equal (deploy/mosquitto, tds_platform.stack.mosquitto).
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_RECEIVE_MAXIMUM = 65_535
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -48,8 +50,9 @@ class ParsingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TDS_", extra="ignore")
 
     mqtt_topics: str = Field(default=DEFAULT_TOPICS, description="comma-separated topic templates")
-    max_payload_bytes: int = Field(default=256 * 1024, ge=1, description="larger payloads go to the DLQ; keep "
-                                   "the broker's message_size_limit equal")
+    max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1,
+                                   description="larger payloads go to the DLQ; keep the broker's message_size_limit "
+                                   "equal")
     max_future_skew_s: float = Field(default=3600.0, ge=0)
     max_points_per_message: int = Field(default=10_000, ge=1)
     max_days_per_message: int = Field(default=32, ge=1, description="distinct days (TimescaleDB chunks) one "
@@ -82,7 +85,8 @@ class IngestSettings(ParsingSettings):
 
     database_url: str = Field(default="postgresql://tds_ingest@127.0.0.1:55432/tds",
                               description="postgresql://user:pass@host:port/db")
-    mqtt_url: str = Field(default="mqtt://127.0.0.1:51883", description="mqtt://user:pass@host:port, mqtts:// for TLS")
+    mqtt_url: str = Field(default="mqtt://127.0.0.1:51884", description="mqtt://user:pass@host:port (the broker's "
+                          "service listener), mqtts:// for TLS")
     mqtt_group: str | None = Field(default=None, description="shared-subscription group; unset = no sharing")
     mqtt_qos: int = Field(default=1, description="0 or 1 (QoS 2 is refused: paho would complete its handshake "
                           "before the commit)")

@@ -65,7 +65,8 @@ def _database_factory(pg: LocalPostgres) -> Callable[[str], str]:
 def stack() -> Iterator[LocalStack]:
     """PostgreSQL 15 + TimescaleDB (Apache edition here) and Mosquitto, for the whole session."""
     root = _stack_root("tds-test-stack-")
-    local = LocalStack(StackLayout(root=root, pg_port=free_port(), mqtt_port=free_port(), durable=False))
+    local = LocalStack(StackLayout(root=root, pg_port=free_port(), mqtt_port=free_port(),
+                                   mqtt_service_port=free_port(), durable=False))
     local.up()
     _make_template(local.postgres)
     yield local

@@ -25,17 +25,20 @@ def stack() -> None:
 @stack.command("up")
 @stack_dir_option
 @click.option("--pg-port", type=int, default=DEFAULT_PG_PORT, show_default=True)
-@click.option("--mqtt-port", type=int, default=DEFAULT_MQTT_PORT, show_default=True)
+@click.option("--mqtt-port", type=int, default=DEFAULT_MQTT_PORT, show_default=True, help="for devices")
+@click.option("--mqtt-service-port", type=int, default=None,
+              help="for the writers and the platform  [default: --mqtt-port + 1]")
 @click.option("--no-timescaledb", is_flag=True, help="Plain PostgreSQL, without the extension.")
 @user_errors
-def up(stack_dir: Path, pg_port: int, mqtt_port: int, no_timescaledb: bool) -> None:
+def up(stack_dir: Path, pg_port: int, mqtt_port: int, mqtt_service_port: int | None, no_timescaledb: bool) -> None:
     """Start both servers and wait until they accept connections."""
     layout = StackLayout(root=stack_dir.absolute(), pg_port=pg_port, mqtt_port=mqtt_port,
-                         with_timescaledb=not no_timescaledb)
+                         mqtt_service_port=mqtt_service_port, with_timescaledb=not no_timescaledb)
     local = LocalStack(layout)
     local.up()
     click.echo(f"PostgreSQL  {redact(local.database_url())}")
-    click.echo(f"Mosquitto   mqtt://127.0.0.1:{layout.mqtt_port}  (accounts in {local.broker.credentials_file})")
+    click.echo(f"Mosquitto   devices mqtt://127.0.0.1:{layout.mqtt_port}, services mqtt://127.0.0.1:"
+               f"{layout.service_port}  (accounts in {local.broker.credentials_file})")
 
 
 @stack.command("down")
@@ -67,7 +70,8 @@ def status(stack_dir: Path) -> None:
 
 @stack.group("user")
 def user() -> None:
-    """MQTT accounts of the local broker (devices log in with their tenant as username)."""
+    """MQTT accounts of the local broker: a device account is a tenant id, or <tenant>~<device> for more
+    connections of one tenant (an account's name is its client id: one connection each)."""
 
 
 @user.command("add")

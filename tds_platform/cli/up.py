@@ -39,7 +39,8 @@ def _check_ports(ports: PlatformPorts) -> None:
 @click.option("--history", default="6h", show_default=True, help="Past data the simulator publishes at start.")
 @click.option("--no-dagster", is_flag=True, help="Stack, writers and simulator only.")
 @click.option("--pg-port", type=int, default=None, help="PostgreSQL port (default: the stack's, else 55432).")
-@click.option("--mqtt-port", type=int, default=None, help="Mosquitto port (default: the stack's, else 51883).")
+@click.option("--mqtt-port", type=int, default=None,
+              help="Mosquitto device port (default: the stack's, else 51883); services use the next one.")
 @user_errors
 def up(stack_dir: Path, ui_port: int, writer_port: int, history: str, no_dagster: bool, pg_port: int | None,
        mqtt_port: int | None) -> None:
@@ -84,7 +85,8 @@ def _print_where_to_look(local: LocalStack, ports: PlatformPorts, url: str, supe
     edition = detect_edition_url(url).value
     click.echo(f"database     {redact(url)}  (TimescaleDB edition: {edition}, revision {migrate.current(url)})")
     click.echo(f"psql         psql {redact(url)}")
-    click.echo(f"broker       mqtt://127.0.0.1:{local.layout.mqtt_port}  (accounts: {local.broker.credentials_file})")
+    click.echo(f"broker       devices mqtt://127.0.0.1:{local.layout.mqtt_port}, services :{local.layout.service_port}"
+               f"  (accounts: {local.broker.credentials_file})")
     for n in (0, 1):
         click.echo(f"writer-{n + 1}     http://127.0.0.1:{ports.first_writer_http + n}/health   .../metrics")
     if not no_dagster:

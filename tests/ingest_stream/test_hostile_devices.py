@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
-from tests.ingest_stream.conftest import TDS_INGEST, IngestRig, v1, wait_until
+from ingest_stream.mqtt_session import BrokerAddress
+from tests.ingest_stream.conftest import BASE_TS, TDS_INGEST, IngestRig, Publisher, WriterProcess, v1, wait_until
 
 
 def _poison() -> bytes:
@@ -94,3 +99,48 @@ def test_qos_2_is_refused_with_one_sentence() -> None:
     assert result.returncode == 2
     assert "mqtt_qos" in result.stderr and "must be 0 or 1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _connected_client_id(writer: WriterProcess) -> str:
+    """The client id the writer's own session connected with, from its log."""
+    entries = [json.loads(line) for line in writer.log_path.read_text().splitlines()]
+    return next(e["client_id"] for e in entries if e["event"] == "mqtt connected" and e.get("session") == "own")
+
+
+def _steal_session(url: str, client_id: str) -> None:
+    """Connect with `client_id`, resuming whatever session it has, then leave with session expiry 0."""
+    address = BrokerAddress.from_url(url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(address.username, address.password)
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = 0
+    client.connect(address.host, address.port, clean_start=False, properties=properties)
+    client.loop_start()
+    time.sleep(1.0)
+    client.disconnect()
+    client.loop_stop()
+
+
+def test_a_device_with_a_writers_client_id_neither_kicks_it_off_nor_empties_its_queue(rig: IngestRig) -> None:
+    """Connecting with a live writer's id kicked it off, repeatably; with an offline writer's id (session
+    present), then leaving with session expiry 0, emptied its queue: 5 queued messages gone."""
+    writer = rig.writer("a").start().wait_ready()
+    writer_id = _connected_client_id(writer)
+    attacker_url = rig.stack.device_mqtt_url(f"{rig.tenant}~attacker")
+    kicker = Publisher(attacker_url, writer_id)
+    time.sleep(1.5)
+    kicker.close()
+    assert writer.metric("tds_ingest_reconnects_total") == 0, "the live writer was kicked off"
+
+    pub = rig.publisher()
+    first = rig.publish_readings(pub, 10)
+    assert len(pub.wait_acked(list(first))) == 10
+    assert rig.wait_for_rows(10, timeout_s=20) == 10
+    writer.stop()  # offline: the broker keeps its session and queues its share for it
+    queued = rig.publish_readings(pub, 5, start=BASE_TS + timedelta(hours=1))
+    assert len(pub.wait_acked(list(queued))) == 5
+    _steal_session(attacker_url, writer_id)
+
+    rig.writer("a").start().wait_ready()
+    assert rig.wait_for_rows(15, timeout_s=30) == 15, "the writer's queued messages were lost"
+    rig.assert_exactly_once(first | queued, set(first) | set(queued))
