@@ -39,16 +39,19 @@ def _check_ports(ports: PlatformPorts) -> None:
 @click.option("--history", default="6h", show_default=True, help="Past data the simulator publishes at start.")
 @click.option("--no-dagster", is_flag=True, help="Stack, writers and simulator only.")
 @click.option("--pg-port", type=int, default=None, help="PostgreSQL port (default: the stack's, else 55432).")
-@click.option("--mqtt-port", type=int, default=None,
-              help="Mosquitto device port (default: the stack's, else 51883); services use the next one.")
+@click.option("--mqtt-port", type=int, default=None, help="Mosquitto port for devices (default: the stack's, "
+              "else 51883).")
+@click.option("--mqtt-service-port", type=int, default=None, help="Mosquitto port for the writers and the platform "
+              "(default: the stack's, else the device port + 1).")
 @user_errors
 def up(stack_dir: Path, ui_port: int, writer_port: int, history: str, no_dagster: bool, pg_port: int | None,
-       mqtt_port: int | None) -> None:
+       mqtt_port: int | None, mqtt_service_port: int | None) -> None:
     """Start the stack, migrate, and run writers, simulator and Dagster until Ctrl-C."""
     ports = PlatformPorts(ui=ui_port, first_writer_http=writer_port)
     _check_ports(ports)
     layout = StackLayout.load(stack_dir.absolute())
-    layout = dataclasses.replace(layout, pg_port=pg_port or layout.pg_port, mqtt_port=mqtt_port or layout.mqtt_port)
+    layout = dataclasses.replace(layout, pg_port=pg_port or layout.pg_port, mqtt_port=mqtt_port or layout.mqtt_port,
+                                 mqtt_service_port=mqtt_service_port or layout.mqtt_service_port)
     local = LocalStack(layout)
     click.echo("starting PostgreSQL+TimescaleDB and Mosquitto ...")
     local.up()
