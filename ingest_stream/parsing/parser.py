@@ -85,7 +85,8 @@ class ParserLimits:
         """The oldest reading time accepted in a message received at `received_at`."""
         if self.max_age is None:
             return self.earliest_ts
-        return max(self.earliest_ts, received_at - self.max_age)
+        oldest = received_at - self.max_age  # once per message: no max() call on the hot path
+        return oldest if oldest > self.earliest_ts else self.earliest_ts
 
 
 class DeadLetterError(Exception):
