@@ -75,6 +75,8 @@ class SeriesRegistry:
         """Learn, register, refuse and record what `batch` brings; commits its own small transaction, so
         the cache only learns ids that are committed."""
         sighting = self._sighting(batch)
+        if not sighting.series and not self._site_changes_due(sighting.sites):
+            return  # an equipment flapping between sites, between two recordings: nothing to ask the database
         with conn.transaction(), conn.cursor() as cur:
             if sighting.series:
                 self._learn_series(cur, batch, sighting)
@@ -128,7 +130,8 @@ class SeriesRegistry:
         for key in series:
             sites.setdefault(key[:2], first[key].site)
         equipment = sorted({key for w in admitted for key in w.equipment})
-        cur.execute(sql.INSERT_EQUIPMENT, _columns([(*key, sites[key]) for key in equipment], 3))
+        if equipment:
+            cur.execute(sql.INSERT_EQUIPMENT, _columns([(*key, sites[key]) for key in equipment], 3))
         cur.execute(sql.INSERT_SERIES, _columns([(*key, first[key].unit) for key in series], 4))
         inserted = cur.fetchall()
         for tenant, equipment_id, metric, series_id in inserted:
@@ -169,17 +172,20 @@ class SeriesRegistry:
                                 1 for w in wanted if w.tenant == tenant and w.position in refused)})
         return refused
 
+    def _site_changes_due(self, reported: dict[EquipmentKey, str]) -> list[EquipmentKey]:
+        """Equipment reporting from another site than on record, not recorded in the last SITE_CHANGE_EVERY_S."""
+        now = time.monotonic()
+        return sorted(key for key in reported
+                      if key in self._sites and self._sites[key] != reported[key]
+                      and now - self._site_recorded_at.get(key, -SITE_CHANGE_EVERY_S) >= SITE_CHANGE_EVERY_S)
+
     def _record_site_changes(self, cur: psycopg.Cursor, reported: dict[EquipmentKey, str]) -> None:
         """Move equipment to the site it reports from now, at most once per SITE_CHANGE_EVERY_S each: the
         cache keeps the recorded site, so a flapping equipment is looked at again on its next batch."""
-        if not reported:
-            return
-        now = time.monotonic()
-        due = sorted(key for key in reported
-                     if key in self._sites and self._sites[key] != reported[key]
-                     and now - self._site_recorded_at.get(key, -SITE_CHANGE_EVERY_S) >= SITE_CHANGE_EVERY_S)
+        due = self._site_changes_due(reported)
         if not due:
             return
+        now = time.monotonic()
         cur.execute(sql.MOVE_EQUIPMENT, _columns([(*key, reported[key]) for key in due], 3))
         for key in due:
             log.info("equipment reports from another site; recorded", extra={
