@@ -77,7 +77,7 @@ class BatchWriter:
             log.warning("the database refused a batch for something a message can cause; splitting it",
                         extra={"error": first_line(exc), "batch": len(batch)})
         total = WriteResult()
-        for positions in _halves_by_cost(batch):
+        for positions in halves_by_cost(batch):
             part = Batch([batch.deliveries[i] for i in positions], [batch.parsed[i] for i in positions])
             total = total + self._write_isolating_faults(part)
             for i, parsed in zip(positions, part.parsed, strict=True):
@@ -103,7 +103,7 @@ def _cost(parsed: Parsed) -> int:
     return 1 + len({reading.ts.toordinal() for reading in parsed.readings})
 
 
-def _halves_by_cost(batch: Batch) -> tuple[list[int], list[int]]:
+def halves_by_cost(batch: Batch) -> tuple[list[int], list[int]]:
     """Two non-empty lists of batch positions of about equal total cost (costliest first, each to the
     lighter side), each in batch order."""
     costs = [_cost(parsed) for parsed in batch.parsed]

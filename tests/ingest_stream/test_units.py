@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from ingest_stream.batch import Batch
+from ingest_stream.batch_writer import halves_by_cost
 from ingest_stream.coordination.client_ids import writer_client_id
 from ingest_stream.delivery import AckLedger, Delivery
 from ingest_stream.records import CommandAck, DeadLetter, DeadLetterReason, Event, Parsed, Quality, Reading
@@ -124,6 +125,17 @@ def test_batch_collects_deliveries_and_flattens_what_they_produced() -> None:
     assert batch.events() == [event]
     assert batch.acks() == [ack]
     assert batch.dead_letters() == [letter]
+
+
+def test_a_refused_batch_splits_into_halves_of_equal_cost_so_a_costly_message_is_alone_at_once() -> None:
+    """Cost is the distinct days a message's readings touch (one TimescaleDB chunk each)."""
+    one_day = Parsed(readings=(_reading("a"),))
+    many_days = Parsed(readings=tuple(_reading("a", seconds=day * 86_400) for day in range(500)))
+    batch = Batch([_receive(AckLedger("own"), mid) for mid in range(6)],
+                  [one_day, one_day, many_days, one_day, one_day, Parsed()])
+    assert halves_by_cost(batch) == ([2], [0, 1, 3, 4, 5])
+    even = Batch([_receive(AckLedger("own"), mid) for mid in range(4)], [one_day] * 4)
+    assert sorted(map(len, halves_by_cost(even))) == [2, 2]
 
 
 def test_batch_age_counts_from_its_first_delivery() -> None:
