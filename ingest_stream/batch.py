@@ -41,7 +41,3 @@ class Batch:
 
     def dead_letters(self) -> list[DeadLetter]:
         return [p.dead_letter for p in self.parsed if p.dead_letter is not None]
-
-    def split(self) -> list[Batch]:
-        """One batch per delivery, to find the message a database error belongs to."""
-        return [Batch([d], [p]) for d, p in zip(self.deliveries, self.parsed, strict=True)]

@@ -70,7 +70,6 @@ def show_settings(**overrides: Any) -> None:
     for name, value in settings.model_dump().items():
         shown = redact_url(value) if name.endswith("_url") and isinstance(value, str) else value
         click.echo(f"{name} = {shown}")
-    click.echo(f"client_id = {settings.client_id}")
     click.echo(f"coordination (effective) = {settings.effective_coordination.value}")
 
 

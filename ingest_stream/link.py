@@ -49,9 +49,12 @@ class WorkerLink:
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
         self._seq = 0
-        # Received and not yet committed, by seq: at most `limit`, the sessions pause reading at it.
+        # Received and not yet committed, by seq (oldest first): at most `limit` of them and, give or take
+        # the last one read, `byte_limit` payload bytes; the sessions pause reading at either bound.
         self._inflight: dict[int, Delivery] = {}
+        self._inflight_bytes = 0
         self.limit = settings.effective_receive_maximum
+        self.byte_limit = settings.max_uncommitted_bytes
         self._outbox: list[WireDelivery] = []
         self._token: int | None = None
         self._stop_sent = False  # the worker reads nothing after Stop: sending more could block forever
@@ -78,15 +81,24 @@ class WorkerLink:
         log.info("worker process ready", extra={"worker_pid": self._process.pid})
 
     def wait_for_room(self, timeout_s: float) -> bool:
-        """True when fewer than `limit` deliveries are held (waits up to `timeout_s` for that)."""
+        """True when fewer than `limit` deliveries and fewer than `byte_limit` payload bytes are held (waits
+        up to `timeout_s` for that). Counting messages alone let eight 48 MB payloads into memory at once."""
         with self._room:
-            return self._room.wait_for(lambda: len(self._inflight) < self.limit, timeout_s)
+            return self._room.wait_for(
+                lambda: len(self._inflight) < self.limit and self._inflight_bytes < self.byte_limit, timeout_s)
+
+    def oldest_uncommitted_at(self) -> float | None:
+        """When the oldest delivery held uncommitted was received (wall clock), or None when none is held."""
+        with self._lock:
+            oldest = next(iter(self._inflight.values()), None)
+        return None if oldest is None else oldest.received_at
 
     def submit(self, delivery: Delivery) -> None:
         """Called on the MQTT network threads: number it and queue it for the next chunk, nothing else."""
         with self._lock:
             self._seq += 1
             self._inflight[self._seq] = delivery
+            self._inflight_bytes += len(delivery.payload)
             self._outbox.append((self._seq, delivery.topic, delivery.payload, delivery.received_at))
 
     def follow(self, token: int | None) -> None:
@@ -99,6 +111,7 @@ class WorkerLink:
         with self._lock:
             dropped = len(self._inflight)
             self._inflight.clear()
+            self._inflight_bytes = 0
             self._outbox.clear()
             self._room.notify_all()
         self.follow(None)
@@ -170,6 +183,7 @@ class WorkerLink:
         if isinstance(message, Committed):
             with self._lock:
                 deliveries = [d for seq in message.seqs if (d := self._inflight.pop(seq, None)) is not None]
+                self._inflight_bytes -= sum(len(d.payload) for d in deliveries)
                 self._room.notify_all()
             self.recorder.committed(deliveries, message.summary)
         elif isinstance(message, DatabaseFailed):

@@ -37,10 +37,13 @@ class DeadLetterReason(enum.StrEnum):
     SCHEMA_VIOLATION = "schema_violation"
     UNSUPPORTED_SCHEMA = "unsupported_schema"
     BAD_TIMESTAMP = "bad_timestamp"
+    TOO_MANY_DAYS = "too_many_days"  # readings on more distinct days than one message may touch
     UNKNOWN_TOPIC = "unknown_topic"
     HOSTILE_TOPIC = "hostile_topic"
     UNKNOWN_KIND = "unknown_kind"
     DATABASE_REJECTED = "database_rejected"
+    DATABASE_LIMIT = "database_limit"  # written alone, it still exhausts a database resource
+    REGISTRY_QUOTA = "registry_quota"  # its tenant registered all the new equipment/series it may this hour
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The stream writer's main process: wires sessions, coordination, the worker and health, and runs them.
 
 It receives and acknowledges; its worker process parses and writes. SIGTERM/SIGINT flush, commit,
-ack and disconnect, then exit 0 within a few seconds; a dead worker ends it with exit code 1.
+ack and disconnect, then exit 0 within a few seconds; a dead worker ends it with exit code 1. It connects
+to the broker only once it has its client id, which needs the database (coordination.client_ids).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 import psycopg
 
 from ingest_stream.commits import CommitRecorder
+from ingest_stream.coordination.client_ids import load_key, writer_client_id
 from ingest_stream.coordination.lease import Lease
 from ingest_stream.coordination.members import MemberRegistry
 from ingest_stream.coordination.takeover import TakeoverCoordinator
@@ -46,17 +48,7 @@ class IngestService:
         templates = self.parser.templates
         self.address = BrokerAddress.from_url(settings.mqtt_url)
         self.mode = "dry-run" if settings.dry_run else settings.effective_coordination.value
-        self.options = SessionOptions(
-            # A dry run never joins the group and leaves no session behind: it takes nothing from production.
-            client_id=settings.client_id + ("-dryrun" if settings.dry_run else ""),
-            subscriptions=subscription_filters(settings, templates),
-            qos=settings.mqtt_qos,
-            receive_maximum=settings.effective_receive_maximum,
-            session_expiry_s=settings.session_expiry_s,
-            protocol=settings.mqtt_protocol,
-            persistent=not settings.dry_run,
-            ca_file=settings.mqtt_ca_file,
-        )
+        self.subscriptions = subscription_filters(settings, templates)
         lease_name = None
         if settings.effective_coordination is Coordination.LEASE and not settings.dry_run:
             lease_name = f"ingest:{settings.mqtt_group or 'solo'}"
@@ -65,22 +57,58 @@ class IngestService:
         # Only for health probes: the worker writes, on a store of its own.
         self.store: Store = DryRunStore() if settings.dry_run else TelemetryStore(
             settings.database_url, settings.instance_id)
-        self.health = HealthState(instance_id=settings.instance_id, mode=self.mode)
+        self.health = HealthState(instance_id=settings.instance_id, mode=self.mode,
+                                  stalled_after_s=settings.stalled_after_s)
         self.link = WorkerLink(settings, lease_name, CommitRecorder(self.metrics, self.health), self.metrics)
-        self.session = MqttSession(self.address, self.options, self.link, self.metrics)
+        # Built by `_prepare_sessions` once the client id is known.
+        self.options: SessionOptions | None = None
+        self.session: MqttSession | None = None
         self.takeover: TakeoverCoordinator | None = None
-        if settings.effective_coordination is Coordination.SHARED and not settings.dry_run:
-            registry = MemberRegistry(settings.database_url, settings.mqtt_group or "", settings.instance_id,
-                                      self.options.client_id, stale_after_s=settings.takeover_after_s,
-                                      claim_s=max(3 * settings.heartbeat_s, 5.0), health_url=settings.health_url)
-            self.takeover = TakeoverCoordinator(registry, self.address, self.options, self.link,
-                                                self.metrics, settings.heartbeat_s)
-        self.health.mqtt_connected = lambda: self.session.connected
+        self.health.mqtt_connected = lambda: self.session is not None and self.session.connected
         self.health.queue_depth = self.queue_depth
+        self.health.oldest_uncommitted_at = self.link.oldest_uncommitted_at
         self.http: HealthServer | None = None
 
     def queue_depth(self) -> int:
-        return self.session.ledger.pending + (self.takeover.pending() if self.takeover else 0)
+        own = self.session.ledger.pending if self.session is not None else 0
+        return own + (self.takeover.pending() if self.takeover else 0)
+
+    def _client_id(self) -> str | None:
+        """This instance's client id, waiting for the database to tell its key (None: stopped meanwhile)."""
+        if self.settings.dry_run:
+            return writer_client_id(self.settings, key="")
+        delay = 0.5
+        while not self.stop_event.is_set():
+            try:
+                return writer_client_id(self.settings, load_key(self.settings.database_url))
+            except psycopg.Error as exc:
+                self.health.database_ok, self.health.database_error = False, first_line(exc)
+                log.warning("waiting for the database to read this writer's client id",
+                            extra={"error": first_line(exc), "retry_in_s": delay})
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, 10.0)
+        return None
+
+    def _prepare_sessions(self, client_id: str) -> None:
+        settings = self.settings
+        self.options = SessionOptions(
+            client_id=client_id,
+            subscriptions=self.subscriptions,
+            qos=settings.mqtt_qos,
+            receive_maximum=settings.effective_receive_maximum,
+            session_expiry_s=settings.session_expiry_s,
+            protocol=settings.mqtt_protocol,
+            # A dry run never joins the group and leaves no session behind: it takes nothing from production.
+            persistent=not settings.dry_run,
+            ca_file=settings.mqtt_ca_file,
+        )
+        self.session = MqttSession(self.address, self.options, self.link, self.metrics)
+        if settings.effective_coordination is Coordination.SHARED and not settings.dry_run:
+            registry = MemberRegistry(settings.database_url, settings.mqtt_group or "", settings.instance_id,
+                                      client_id, stale_after_s=settings.takeover_after_s,
+                                      claim_s=max(3 * settings.heartbeat_s, 5.0), health_url=settings.health_url)
+            self.takeover = TakeoverCoordinator(registry, self.address, self.options, self.link,
+                                                self.metrics, settings.heartbeat_s)
 
     def request_stop(self, *_args: object) -> None:
         self.stop_event.set()
@@ -98,11 +126,14 @@ class IngestService:
             signal.signal(signal.SIGINT, self.request_stop)
         log.info("starting", extra={"mode": self.mode, "mqtt": redact_url(self.settings.mqtt_url),
                                     "database": redact_url(self.settings.database_url),
-                                    "subscriptions": list(self.options.subscriptions),
-                                    "client_id": self.options.client_id})
+                                    "subscriptions": list(self.subscriptions)})
         self.start_http()
         try:
-            code = self._run_with_worker()
+            client_id = self._client_id()
+            code = 0
+            if client_id is not None:
+                self._prepare_sessions(client_id)
+                code = self._run_with_worker()
         finally:
             self.link.close()
             self.store.close()
@@ -129,11 +160,13 @@ class IngestService:
                       extra={"reason": str(exc)})
             if self.takeover is not None:
                 self.takeover.stop()
-            self.session.stop()
+            if self.session is not None:
+                self.session.stop()
             return 1
         return 0
 
     def _run_member(self) -> None:
+        assert self.session is not None
         if self.takeover is not None:
             self.takeover.start()
         self.session.start()
@@ -146,7 +179,7 @@ class IngestService:
 
     def _run_as_lease_candidate(self) -> None:
         """Standby until the lease is ours; lead until it is lost or we are stopped; repeat."""
-        assert self.lease is not None
+        assert self.lease is not None and self.options is not None
         renew_every = self.settings.lease_ttl_s / 3
         while not self.stop_event.is_set():
             self.health.standby = True
@@ -157,8 +190,8 @@ class IngestService:
             self.health.standby = False
             log.warning("lease acquired: this instance is the active writer", extra={"token": self.lease.token})
             self.link.follow(self.lease.token)
-            self.session = MqttSession(self.address, self.options, self.link, self.metrics)
-            self.session.start()
+            self.session = session = MqttSession(self.address, self.options, self.link, self.metrics)
+            session.start()
             next_renewal = time.monotonic() + renew_every
             try:
                 while not self.stop_event.is_set():
@@ -168,11 +201,11 @@ class IngestService:
                             raise LeaseLostError("lease renewal failed")
                         next_renewal = time.monotonic() + renew_every
                 self.link.finish()
-                self.session.stop()
+                session.stop()
                 self._try(self.lease.release)
             except LeaseLostError as exc:
                 dropped = self.link.discard()
-                self.session.stop()
+                session.stop()
                 log.warning("lease lost: standing by", extra={"reason": str(exc), "uncommitted_dropped": dropped})
         self.link.finish()
         self.lease.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import re
 import socket
+from datetime import timedelta
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -17,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ingest_stream.parsing import MessageParser, ParserLimits, parse_templates
 
 DEFAULT_TOPICS = "tds/{tenant}/{site}/{equipment}/{kind}"
+# The broker's message_size_limit ships equal (deploy/mosquitto, tds_platform.stack.mosquitto).
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_RECEIVE_MAXIMUM = 65_535
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -37,17 +40,43 @@ class Coordination(enum.StrEnum):
 
 class ParsingSettings(BaseSettings):
     """What decides how a message is parsed; shared by the writer and the platform's DLQ replay, so a
-    replay judges a dead letter exactly as a writer started now would."""
+    replay judges a dead letter exactly as a writer started now would.
+
+    The oldest reading accepted is the raw retention window before receipt (TDS_RETENTION_RAW_DAYS, the
+    variable the platform's retention reads: a reading older than that would be dropped by the next
+    retention run anyway) unless TDS_MAX_READING_AGE_DAYS says otherwise.
+    """
 
     model_config = SettingsConfigDict(env_prefix="TDS_", extra="ignore")
 
     mqtt_topics: str = Field(default=DEFAULT_TOPICS, description="comma-separated topic templates")
-    max_payload_bytes: int = Field(default=256 * 1024, ge=1)
+    max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1,
+                                   description="larger payloads go to the DLQ; keep the broker's message_size_limit "
+                                   "equal")
     max_future_skew_s: float = Field(default=3600.0, ge=0)
+    max_points_per_message: int = Field(default=10_000, ge=1)
+    max_days_per_message: int = Field(default=32, ge=1, description="distinct days (TimescaleDB chunks) one "
+                                      "message's readings may fall on")
+    retention_raw_days: float | None = Field(default=30.0, gt=0, description="raw readings kept this many days "
+                                             "(`keep`: forever); the default oldest reading accepted")
+    max_reading_age_days: float | None = Field(default=None, gt=0, description="oldest reading accepted, in days "
+                                               "before receipt; default: the raw retention")
+
+    @field_validator("retention_raw_days", mode="before")
+    @classmethod
+    def _keep_forever(cls, value: object) -> object:
+        return None if value == "keep" else value
+
+    @property
+    def max_reading_age(self) -> timedelta | None:
+        days = self.max_reading_age_days or self.retention_raw_days
+        return None if days is None else timedelta(days=days)
 
     def parser(self) -> MessageParser:
         """ValueError (one sentence) when a topic template is not valid."""
-        limits = ParserLimits(max_payload_bytes=self.max_payload_bytes, max_future_skew_s=self.max_future_skew_s)
+        limits = ParserLimits(max_payload_bytes=self.max_payload_bytes, max_points=self.max_points_per_message,
+                              max_days=self.max_days_per_message, max_future_skew_s=self.max_future_skew_s,
+                              max_age=self.max_reading_age)
         return MessageParser(parse_templates(self.mqtt_topics), limits)
 
 
@@ -56,9 +85,11 @@ class IngestSettings(ParsingSettings):
 
     database_url: str = Field(default="postgresql://tds_ingest@127.0.0.1:55432/tds",
                               description="postgresql://user:pass@host:port/db")
-    mqtt_url: str = Field(default="mqtt://127.0.0.1:51883", description="mqtt://user:pass@host:port, mqtts:// for TLS")
+    mqtt_url: str = Field(default="mqtt://127.0.0.1:51884", description="mqtt://user:pass@host:port (the broker's "
+                          "service listener), mqtts:// for TLS")
     mqtt_group: str | None = Field(default=None, description="shared-subscription group; unset = no sharing")
-    mqtt_qos: int = Field(default=1, ge=0, le=2)
+    mqtt_qos: int = Field(default=1, description="0 or 1 (QoS 2 is refused: paho would complete its handshake "
+                          "before the commit)")
     mqtt_protocol: str = Field(default="5", description="MQTT protocol: 5 or 3.1.1")
     mqtt_ca_file: str | None = Field(default=None, description="CA bundle for mqtts:// (default: system CAs)")
     instance_id: str = Field(default_factory=socket.gethostname, description="stable id of this instance")
@@ -71,6 +102,8 @@ class IngestSettings(ParsingSettings):
     receive_maximum: int = Field(default=0, ge=0, le=MAX_RECEIVE_MAXIMUM,
                                  description="MQTT 5 in-flight window, and the most messages held uncommitted "
                                  "(reading pauses there); 0 = (write connections + 1) x batch size")
+    max_uncommitted_bytes: int = Field(default=16 * 1024 * 1024, ge=1,
+                                       description="the most payload bytes held uncommitted (reading pauses there)")
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0, description="how long the broker keeps our queue")
     coordination: Coordination = Coordination.AUTO
     heartbeat_s: float = Field(default=2.0, gt=0)
@@ -79,6 +112,10 @@ class IngestSettings(ParsingSettings):
     dry_run: bool = Field(default=False, description="parse and validate everything, write nothing")
     recent_data_warning_s: float = Field(default=300.0, gt=0)
     recent_data_critical_s: float = Field(default=1800.0, gt=0)
+    stalled_after_s: float = Field(default=30.0, gt=0, description="/health is degraded when messages wait "
+                                   "uncommitted and nothing was committed for this long")
+    max_new_equipment_per_hour: int = Field(default=1_000, ge=1, description="per tenant; more go to the DLQ")
+    max_new_series_per_hour: int = Field(default=10_000, ge=1, description="per tenant; more go to the DLQ")
     log_level: str = "INFO"
 
     @field_validator("instance_id", "mqtt_group")
@@ -86,6 +123,15 @@ class IngestSettings(ParsingSettings):
     def _safe_identifier(cls, value: str | None) -> str | None:
         if value is not None and not _SAFE_ID.match(value):
             raise ValueError("must be 1-64 characters from A-Z a-z 0-9 _ . : -")
+        return value
+
+    @field_validator("mqtt_qos")
+    @classmethod
+    def _qos(cls, value: int) -> int:
+        # With QoS 2 paho answers PUBREC on receipt: the broker then counts the message delivered, and a
+        # crash before the commit loses it. QoS 1 with manual PUBACK after the commit never can.
+        if value not in (0, 1):
+            raise ValueError("must be 0 or 1: with QoS 2 a message is acknowledged on receipt, before its commit")
         return value
 
     @field_validator("mqtt_protocol")
@@ -125,25 +171,17 @@ class IngestSettings(ParsingSettings):
         host = socket.gethostname() if self.http_host in {"0.0.0.0", "::"} else self.http_host
         return f"http://{host}:{self.http_port}"
 
-    @property
-    def client_id(self) -> str:
-        """Stable per instance, so the broker keeps this instance's session across restarts.
-
-        In lease mode every instance uses the same id: the session (and its queue) belongs to the
-        role, and whoever holds the lease drains it.
-        """
-        scope = self.mqtt_group or "solo"
-        if self.effective_coordination is Coordination.LEASE:
-            return f"tds-ingest-{scope}-leader"
-        return f"tds-ingest-{scope}-{self.instance_id}"
-
 
 _SECRET_QUERY_KEYS = {"password", "sslpassword"}
+# libpq's key=value form: `host=db user=tds password=secret` or `password='se cret'` (quotes, \-escapes).
+_SECRET_KEYWORD_VALUE = re.compile(r"\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']\S*|(?=\s|$))")
 
 
 def redact_url(url: str) -> str:
-    """scheme://user:***@host:port/path — never print a password, in the netloc or in the query
-    (libpq accepts `?password=...`)."""
+    """scheme://user:***@host:port/path — never print a password: in the netloc, in the query (libpq
+    accepts `?password=...`), or in a libpq key=value connection string."""
+    if "://" not in url:
+        return _SECRET_KEYWORD_VALUE.sub(r"\1***", url)
     parts = original = urlsplit(url)
     if parts.password is not None:
         netloc = parts.netloc.rsplit("@", 1)[1]

@@ -22,6 +22,7 @@ from ingest_stream.pipeline import LeaseLostError, Pipeline
 from ingest_stream.runtime import tune_garbage_collector
 from ingest_stream.settings import IngestSettings
 from ingest_stream.store import DryRunStore, Store, TelemetryStore
+from ingest_stream.store.quotas import RegistryQuota
 from ingest_stream.store.registry import SeriesRegistry
 
 log = logging.getLogger("ingest_stream.worker")
@@ -79,7 +80,7 @@ def run_worker(conn: Connection) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     log.info("worker started", extra={"pid": os.getpid(), "code": __file__})
     lease = Lease(settings.database_url, lease_name, settings.instance_id, settings.lease_ttl_s) if lease_name else None
-    registry = SeriesRegistry()
+    registry = SeriesRegistry(RegistryQuota(settings.max_new_equipment_per_hour, settings.max_new_series_per_hour))
     stores: list[Store] = [DryRunStore() if settings.dry_run else TelemetryStore(
         settings.database_url, settings.instance_id, fence=lease.fence if lease else None,
         idle_in_transaction_timeout_s=settings.lease_ttl_s if lease else None, registry=registry)

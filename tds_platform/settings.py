@@ -33,10 +33,10 @@ class PlatformSettings(BaseSettings):
         return StackLayout.load(self.stack_dir)
 
     def resolved_mqtt_url(self) -> str:
-        """TDS_MQTT_URL, or the local stack's broker (address only: status needs no login)."""
+        """TDS_MQTT_URL, or the local stack's service listener (address only: status needs no login)."""
         if self.mqtt_url:
             return self.mqtt_url
-        return f"mqtt://127.0.0.1:{self.layout().mqtt_port}"
+        return f"mqtt://127.0.0.1:{self.layout().service_port}"
 
     def resolved_database_url(self) -> str:
         """TDS_DATABASE_URL, or the local stack's `tds` database as the platform's login when it is unset."""

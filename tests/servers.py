@@ -46,9 +46,9 @@ def stack_root(prefix: str) -> Path:
     return root
 
 
-def session_layout(prefix: str, edition: str, **ports: int) -> StackLayout:
-    return StackLayout(root=stack_root(prefix), pg_port=ports.get("pg_port") or free_port(),
-                       mqtt_port=ports.get("mqtt_port") or free_port(), edition=edition, durable=False)
+def session_layout(prefix: str, edition: str) -> StackLayout:
+    return StackLayout(root=stack_root(prefix), pg_port=free_port(), mqtt_port=free_port(),
+                       mqtt_service_port=free_port(), edition=edition, durable=False)
 
 
 @dataclass

@@ -27,22 +27,25 @@ _FLAT_TIME_KEY = FlatReadings.TIME_KEY
 class FastTelemetry:
     """Readings for one telemetry document, or None when the payload models must decide."""
 
-    __slots__ = ("_earliest", "_known_names", "_max_name_length", "_max_points", "_moments")
+    __slots__ = ("_known_names", "_max_days", "_max_name_length", "_max_points", "_moments")
 
-    def __init__(self, max_name_length: int, max_points: int, earliest: datetime) -> None:
+    def __init__(self, max_name_length: int, max_points: int, max_days: int) -> None:
         self._max_name_length = max_name_length
         self._max_points = max_points
-        self._earliest = earliest
+        self._max_days = max_days
         self._known_names: set[str] = set()
         self._moments: dict[str, datetime] = {}
 
-    def readings(self, address: TopicAddress, document: Document, latest: datetime) -> tuple[Reading, ...] | None:
-        """The readings the models would produce for `document` (adapters.adapter_for's choice of shape)."""
+    def readings(self, address: TopicAddress, document: Document, earliest: datetime,
+                 latest: datetime) -> tuple[Reading, ...] | None:
+        """The readings the models would produce for `document` (adapters.adapter_for's choice of shape),
+        each timed inside [earliest, latest]."""
         if "schema" in document or "points" in document:
-            return self._v1(address, document, latest)
-        return self._flat(address, document, latest)
+            return self._v1(address, document, earliest, latest)
+        return self._flat(address, document, earliest, latest)
 
-    def _v1(self, address: TopicAddress, document: Document, latest: datetime) -> tuple[Reading, ...] | None:
+    def _v1(self, address: TopicAddress, document: Document, earliest: datetime,
+            latest: datetime) -> tuple[Reading, ...] | None:
         points = document.get("points")
         if (
             document.get("schema") != SCHEMA_V1  # the model also reads "schema_version" when "schema" is absent
@@ -53,7 +56,7 @@ class FastTelemetry:
         ):
             return None
         stamp = document.get("ts")
-        message_ts = None if stamp is None else self._moment(stamp, latest)
+        message_ts = None if stamp is None else self._moment(stamp, earliest, latest)
         if stamp is not None and message_ts is None:
             return None
         tenant, site, equipment = address.tenant, address.site, address.equipment
@@ -74,22 +77,26 @@ class FastTelemetry:
             if stamp is None:
                 moment = message_ts
             else:
-                moment = self._moment(stamp, latest)
+                moment = self._moment(stamp, earliest, latest)
                 own_times = True
             if moment is None:
                 return None
             readings.append(Reading(tenant, site, equipment, name, moment, landed[0], landed[1], unit, quality))
         if own_times:
+            # Only points with their own times can spread a message over several days (chunks).
             if len({(reading.metric, reading.ts) for reading in readings}) != len(readings):
+                return None
+            if len({reading.ts.toordinal() for reading in readings}) > self._max_days:
                 return None
         elif len({reading.metric for reading in readings}) != len(readings):
             return None
         return tuple(readings)
 
-    def _flat(self, address: TopicAddress, document: Document, latest: datetime) -> tuple[Reading, ...] | None:
+    def _flat(self, address: TopicAddress, document: Document, earliest: datetime,
+              latest: datetime) -> tuple[Reading, ...] | None:
         if _FLAT_TIME_KEY not in document or not 1 < len(document) <= self._max_points + 1:
             return None
-        moment = self._moment(document[_FLAT_TIME_KEY], latest)
+        moment = self._moment(document[_FLAT_TIME_KEY], earliest, latest)
         if moment is None:
             return None
         tenant, site, equipment = address.tenant, address.site, address.equipment
@@ -105,7 +112,7 @@ class FastTelemetry:
             readings.append(Reading(tenant, site, equipment, name, moment, landed[0], landed[1], None, Quality.GOOD))
         return tuple(readings)
 
-    def _moment(self, stamp: object, latest: datetime) -> datetime | None:
+    def _moment(self, stamp: object, earliest: datetime, latest: datetime) -> datetime | None:
         """payloads._timestamp: the UTC time of a str or number, inside [earliest, latest]; else None.
 
         Only strings are remembered: as dict keys 1, 1.0 and True would share one entry."""
@@ -120,7 +127,7 @@ class FastTelemetry:
                 if len(self._moments) >= TIMESTAMP_CACHE_SIZE:
                     self._moments.clear()
                 self._moments[stamp] = moment  # type: ignore[index]
-        return moment if self._earliest <= moment <= latest else None
+        return moment if earliest <= moment <= latest else None
 
     def _learn_name(self, name: str) -> bool:
         """payloads._safe_name; a safe name is remembered so the next message skips the regex."""

@@ -4,7 +4,13 @@ Pure and total: it never raises, never does I/O, and never lands part of a messa
 
 Order of checks: topic (unknown_topic, hostile_topic, unknown_kind; `cmd` topics are ignored), then
 size (oversized, empty_payload), decoding (invalid_utf8, invalid_json), then the payload against its
-model (unsupported_schema, bad_timestamp, schema_violation). The first failure decides the reason.
+model (unsupported_schema, bad_timestamp, schema_violation), then what its readings would touch in the
+database (oversized for too many points, too_many_days). The first failure decides the reason.
+
+What one message may touch is bounded because the database pays for it inside one batch transaction:
+every distinct day is a TimescaleDB chunk, and a message with readings on thousands of days exhausted
+PostgreSQL's lock table ("out of shared memory") for the whole batch. A payload over the size limit is
+kept as its size, its SHA-256 and a prefix, never whole: the broker may be configured to pass far more.
 
 Telemetry first tries the fast path (fast.py), which lands the common valid messages without pydantic;
 whatever it does not take is validated by the models, which decide every dead letter.
@@ -12,6 +18,7 @@ whatever it does not take is validated by the models, which decide every dead le
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +47,8 @@ from ingest_stream.records import (
 
 # A fleet publishes on a bounded set of topics; remembering their addresses skips the per-segment name checks.
 TOPIC_CACHE_SIZE = 16_384
+# What a dead letter keeps of a payload over the size limit (plus its size and SHA-256 in the detail).
+OVERSIZED_KEPT_BYTES = 1024
 Model = TypeVar("Model", bound=BaseModel)
 _REASONS_BY_ERROR_TYPE = {
     payloads.BAD_TIMESTAMP: DeadLetterReason.BAD_TIMESTAMP,
@@ -49,28 +58,46 @@ _REASONS_BY_ERROR_TYPE = {
 
 @dataclass(frozen=True)
 class ParserLimits:
-    """Bounds on what one message may carry; every field can be overridden from settings."""
+    """Bounds on what one message may carry; every field can be overridden from settings.
+
+    A reading is accepted from `earliest_ts`, or from `max_age` before the message's time of receipt
+    when that is later, up to `max_future_skew_s` after it; `max_days` bounds the distinct UTC days
+    (TimescaleDB chunks) one message's readings fall on.
+    """
 
     max_payload_bytes: int = 256 * 1024
     max_points: int = 10_000
+    max_days: int = 32
     max_future_skew_s: float = 3600
+    max_age: timedelta | None = None
     earliest_ts: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=UTC))
     max_name_length: int = DEFAULT_MAX_NAME_LENGTH
 
     def __post_init__(self) -> None:
         if self.earliest_ts.tzinfo is None:
             raise ValueError("ParserLimits.earliest_ts must be timezone-aware.")
-        if min(self.max_payload_bytes, self.max_points, self.max_name_length) < 1 or self.max_future_skew_s < 0:
-            raise ValueError("ParserLimits sizes must be positive and max_future_skew_s must not be negative.")
+        sizes = (self.max_payload_bytes, self.max_points, self.max_days, self.max_name_length)
+        if min(sizes) < 1 or self.max_future_skew_s < 0 or (self.max_age is not None and self.max_age <= timedelta()):
+            raise ValueError("ParserLimits sizes and max_age must be positive and max_future_skew_s must not be "
+                             "negative.")
+
+    def earliest(self, received_at: datetime) -> datetime:
+        """The oldest reading time accepted in a message received at `received_at`."""
+        if self.max_age is None:
+            return self.earliest_ts
+        oldest = received_at - self.max_age  # once per message: no max() call on the hot path
+        return oldest if oldest > self.earliest_ts else self.earliest_ts
 
 
 class DeadLetterError(Exception):
-    """Raised inside the parser for a message that cannot be landed; becomes its dead letter."""
+    """Raised inside the parser for a message that cannot be landed; becomes its dead letter, which
+    keeps `kept` instead of the payload when that is given (a prefix of an oversized one)."""
 
-    def __init__(self, reason: DeadLetterReason, detail: str) -> None:
+    def __init__(self, reason: DeadLetterReason, detail: str, kept: bytes | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.kept = kept
 
 
 class MessageParser:
@@ -89,7 +116,7 @@ class MessageParser:
         self.limits = limits
         self._future_skew = timedelta(seconds=limits.max_future_skew_s)
         self._addresses: dict[str, TopicAddress] = {}
-        self._fast = FastTelemetry(limits.max_name_length, limits.max_points, limits.earliest_ts) if fast_path else None
+        self._fast = FastTelemetry(limits.max_name_length, limits.max_points, limits.max_days) if fast_path else None
 
     def parse(self, topic: str, payload: bytes, received_at: datetime) -> Parsed:
         """What the message lands as. Never raises: an unexpected error (a bug) becomes a dead letter
@@ -97,7 +124,8 @@ class MessageParser:
         try:
             return self._parse(topic, payload, received_at)
         except DeadLetterError as rejected:
-            return _dead_letter(topic, payload, rejected.reason, rejected.detail)
+            kept = payload if rejected.kept is None else rejected.kept
+            return _dead_letter(topic, kept, rejected.reason, rejected.detail)
         except Exception as error:  # total by contract: a bug must not stop the writer on a poison message
             detail = f"parser bug, please report: {type(error).__name__}: {error}"
             return _dead_letter(topic, payload, DeadLetterReason.SCHEMA_VIOLATION, detail)
@@ -109,23 +137,21 @@ class MessageParser:
         document = self._decode(payload)
         if received_at.tzinfo is None:
             received_at = received_at.replace(tzinfo=UTC)
-        latest = received_at + self._future_skew
+        earliest, latest = self.limits.earliest(received_at), received_at + self._future_skew
         if address.kind is Kind.TELEM:
-            readings = None if self._fast is None else self._fast.readings(address, document, latest)
+            readings = None if self._fast is None else self._fast.readings(address, document, earliest, latest)
             if readings is None:
-                readings = self._readings(address, document, self._validation_limits(latest))
+                readings = self._readings(address, document, self._validation_limits(earliest, latest))
             return Parsed(readings=readings)
-        limits = self._validation_limits(latest)
+        limits = self._validation_limits(earliest, latest)
         if address.kind is Kind.EVENT:
             event = _validate(EventV1, document, limits, dotted)
             return Parsed(events=(_event(address, event),))
         ack = _validate(AckV1, document, limits, dotted)
         return Parsed(acks=(_ack(address, ack, received_at),))
 
-    def _validation_limits(self, latest: datetime) -> ValidationLimits:
-        return ValidationLimits(
-            max_name_length=self.limits.max_name_length, earliest=self.limits.earliest_ts, latest=latest
-        )
+    def _validation_limits(self, earliest: datetime, latest: datetime) -> ValidationLimits:
+        return ValidationLimits(max_name_length=self.limits.max_name_length, earliest=earliest, latest=latest)
 
     def _address(self, topic: str) -> TopicAddress:
         """The address `topic` names (remembered), or DeadLetterError saying why it has none."""
@@ -148,8 +174,12 @@ class MessageParser:
     def _decode(self, payload: bytes) -> Document:
         size = len(payload)
         if size > self.limits.max_payload_bytes:
+            digest = hashlib.sha256(payload).hexdigest()
             raise DeadLetterError(
-                DeadLetterReason.OVERSIZED, f"payload is {size} bytes; the limit is {self.limits.max_payload_bytes}"
+                DeadLetterReason.OVERSIZED,
+                f"payload is {size} bytes; the limit is {self.limits.max_payload_bytes} (kept: its first "
+                f"{OVERSIZED_KEPT_BYTES} bytes; sha256 {digest})",
+                kept=bytes(payload[:OVERSIZED_KEPT_BYTES]),
             )
         if size == 0:
             raise DeadLetterError(DeadLetterReason.EMPTY_PAYLOAD, "payload is empty")
@@ -199,6 +229,12 @@ class MessageParser:
                     unit=point.u,
                     quality=point.q,
                 )
+            )
+        days = len({reading.ts.toordinal() for reading in readings})
+        if days > self.limits.max_days:
+            raise DeadLetterError(
+                DeadLetterReason.TOO_MANY_DAYS,
+                f"its readings fall on {days} different days; the limit is {self.limits.max_days} per message",
             )
         return tuple(readings)
 

@@ -17,9 +17,9 @@ Telemetry (`.../telem`)::
 - One (name, time) appears at most once per message. Unknown fields are ignored (forward compatible).
 
 Event (`.../event`): `{"schema": "v1", "ts": ..., "type": "alarm", "severity": "warning", "data": {...}}`
-with `ts` and `type` required. Ack (`.../ack`): `{"schema": "v1", "cmd_id": "c-123",
-"status": "accepted|done|partial|error", "ts": ..., "detail": "..."}` with `ts` optional (the parser
-then uses the time of receipt).
+with `ts` and `type` required and `data` at most MAX_DATA_DEPTH levels deep. Ack (`.../ack`):
+`{"schema": "v1", "cmd_id": "c-123", "status": "accepted|done|partial|error", "ts": ..., "detail": "..."}`
+with `ts` optional (the parser then uses the time of receipt).
 
 Text that reaches PostgreSQL must not contain NUL (text and jsonb cannot store it), so strings
 with NUL are rejected everywhere, including inside event data.
@@ -58,6 +58,9 @@ SCHEMA_V1 = "v1"
 # Error types that map to a dead-letter reason other than schema_violation.
 BAD_TIMESTAMP = "bad_timestamp"
 UNSUPPORTED_SCHEMA = "unsupported_schema"
+
+# Event data is stored as jsonb as it came; no device needs more levels than this.
+MAX_DATA_DEPTH = 32
 
 PointValue = bool | int | float | str | None
 _SCALAR_TYPES = (bool, int, float, str, type(None))
@@ -201,19 +204,29 @@ def _quality(value: object) -> Quality:
 def _event_data(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _invalid(f"{shown(value)} is not a JSON object")
-    if _holds_nul(value):
-        raise _invalid("contains a NUL character, which PostgreSQL jsonb cannot store")
+    problem = _data_problem(value)
+    if problem:
+        raise _invalid(problem)
     return value
 
 
-def _holds_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in key or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
+def _data_problem(data: dict[str, Any]) -> str | None:
+    """Why event data cannot be stored, or None. Walked with an explicit stack, not recursion: JSON
+    nested a few hundred levels deep (orjson reads up to 1,024) would exhaust Python's recursion limit
+    here and again when the writer serialises it for jsonb."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "contains a NUL character, which PostgreSQL jsonb cannot store"
+        elif isinstance(value, dict | list):
+            if depth > MAX_DATA_DEPTH:
+                return f"is nested more than {MAX_DATA_DEPTH} levels deep"
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+            if isinstance(value, dict) and any("\x00" in key for key in value):
+                return "contains a NUL character, which PostgreSQL jsonb cannot store"
+    return None
 
 
 # json_schema_input_type makes `model_json_schema()` show what devices may send, not just "any".

@@ -24,25 +24,60 @@ SELECT series_id, ts, value, value_text, quality FROM ingest_staging
 ON CONFLICT (series_id, ts) DO NOTHING
 """
 
-UPSERT_EQUIPMENT = """
-INSERT INTO tds.equipment (tenant, equipment, site)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])
-ON CONFLICT (tenant, equipment) DO UPDATE SET site = EXCLUDED.site
-WHERE EXCLUDED.site IS NOT NULL AND tds.equipment.site IS DISTINCT FROM EXCLUDED.site
-"""
-
-UPSERT_METRIC_SPEC = """
-INSERT INTO tds.metric_spec (tenant, equipment, metric, unit)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])
-ON CONFLICT (tenant, equipment, metric) DO UPDATE SET unit = EXCLUDED.unit
-WHERE tds.metric_spec.unit IS NULL AND EXCLUDED.unit IS NOT NULL
+# The registry inserts only what is not there: every row an INSERT proposes consumes a series_id
+# (identity) value, even one ON CONFLICT then drops. ON CONFLICT DO NOTHING only settles a race with
+# another writer registering the same series at the same moment.
+SELECT_EQUIPMENT = """
+SELECT e.tenant, e.equipment, e.site
+FROM tds.equipment e
+JOIN unnest(%s::text[], %s::text[]) AS k(tenant, equipment) ON e.tenant = k.tenant AND e.equipment = k.equipment
 """
 
 SELECT_SERIES = """
-SELECT s.tenant, s.equipment, s.metric, s.series_id
+SELECT s.tenant, s.equipment, s.metric, s.series_id, s.unit
 FROM tds.metric_spec s
 JOIN unnest(%s::text[], %s::text[], %s::text[]) AS k(tenant, equipment, metric)
   ON s.tenant = k.tenant AND s.equipment = k.equipment AND s.metric = k.metric
+"""
+
+INSERT_EQUIPMENT = """
+INSERT INTO tds.equipment (tenant, equipment, site)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])
+ON CONFLICT (tenant, equipment) DO NOTHING
+"""
+
+INSERT_SERIES = """
+INSERT INTO tds.metric_spec (tenant, equipment, metric, unit)
+SELECT k.tenant, k.equipment, k.metric, k.unit
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS k(tenant, equipment, metric, unit)
+WHERE NOT EXISTS (SELECT FROM tds.metric_spec s
+                  WHERE s.tenant = k.tenant AND s.equipment = k.equipment AND s.metric = k.metric)
+ON CONFLICT (tenant, equipment, metric) DO NOTHING
+RETURNING tenant, equipment, metric, series_id
+"""
+
+# A unit learned later fills a NULL; one on record is never overwritten.
+FILL_UNITS = """
+UPDATE tds.metric_spec s SET unit = k.unit
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS k(tenant, equipment, metric, unit)
+WHERE s.tenant = k.tenant AND s.equipment = k.equipment AND s.metric = k.metric AND s.unit IS NULL
+"""
+
+# The site an equipment reports from now; its series stay as they are.
+MOVE_EQUIPMENT = """
+UPDATE tds.equipment e SET site = k.site
+FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(tenant, equipment, site)
+WHERE e.tenant = k.tenant AND e.equipment = k.equipment AND e.site IS DISTINCT FROM k.site
+"""
+
+# What each tenant registered in the last hour, for the quotas (first_seen defaults to now()).
+REGISTERED_LAST_HOUR = """
+SELECT t.tenant,
+       (SELECT count(*) FROM tds.equipment e
+        WHERE e.tenant = t.tenant AND e.first_seen > now() - interval '1 hour'),
+       (SELECT count(*) FROM tds.metric_spec s
+        WHERE s.tenant = t.tenant AND s.first_seen > now() - interval '1 hour')
+FROM unnest(%s::text[]) AS t(tenant)
 """
 
 # A monotonic max, outside the batch transaction so two writers never queue on these rows.

@@ -1,7 +1,9 @@
 """Writes one batch per transaction: binary COPY into staging, one idempotent insert, commit.
 
 Readings are never updated or deleted here; a redelivered message lands as "duplicates", not as
-an error. Connection failures surface as StoreUnavailableError so the caller retries without acking.
+an error. An error a message can cause (faults.message_fault) is raised as psycopg raised it, for the
+caller to find that message; every other failure surfaces as StoreUnavailableError, so the caller
+retries without acking.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ingest_stream.logs import first_line
 from ingest_stream.records import CommandAck, Reading
 from ingest_stream.store import sql
 from ingest_stream.store.copy_data import copy_data
+from ingest_stream.store.faults import message_fault
 from ingest_stream.store.registry import SeriesRegistry
 
 # Runs inside the batch transaction just before commit; raising aborts the commit (lease fencing).
@@ -43,6 +46,9 @@ class WriteResult:
     events: int = 0
     acks: int = 0
     dead_letters: int = 0
+
+    def __add__(self, other: WriteResult) -> WriteResult:
+        return WriteResult(*(getattr(self, name) + getattr(other, name) for name in vars(self)))
 
 
 class Store(Protocol):
@@ -124,16 +130,19 @@ class TelemetryStore:
                 # redelivery racing its original). The database rolled this batch back; the other
                 # one commits, and the retry finds its rows there and lands only what is new.
                 log.info("batch deadlocked with another write; retrying", extra={"attempt": attempt})
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                self.close()
+            except psycopg.Error as exc:
+                if message_fault(exc) is not None:
+                    raise
+                if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+                    self.close()
                 raise StoreUnavailableError(first_line(exc)) from exc
         raise StoreUnavailableError(f"the batch deadlocked {DEADLOCK_ATTEMPTS} times in a row")
 
     def _write(self, batch: Batch) -> WriteResult:
         conn = self._connection()
-        readings = batch.readings()
-        # Before the batch transaction: new series are registered (and committed) on their own.
-        series_ids = self.registry.ids(conn, readings)
+        # Before the batch transaction: new series are registered (and committed) on their own, and a
+        # message over its tenant's registry quota becomes a dead letter.
+        readings, series_ids = self.registry.resolve(conn, batch)
         result = WriteResult()
         with conn.transaction(), conn.cursor() as cur:
             if readings:

@@ -321,7 +321,8 @@ def bench_stack(stack_dir: Path | None, echo: Echo) -> Iterator[tuple[LocalStack
         return
     root = Path(tempfile.mkdtemp(prefix="tds-bench-"))
     root.chmod(0o755)
-    local = LocalStack(StackLayout(root=root, pg_port=free_port(), mqtt_port=free_port(), durable=False))
+    local = LocalStack(StackLayout(root=root, pg_port=free_port(), mqtt_port=free_port(),
+                                   mqtt_service_port=free_port(), durable=False))
     echo(f"starting a throw-away stack in {root} (non-durable: fsync and synchronous_commit off) ...")
     try:
         local.up()

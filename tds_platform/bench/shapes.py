@@ -16,8 +16,9 @@ import orjson
 TENANT = "tdsbench"
 SITE = "site-1"
 EQUIPMENT = 100
-# In the past (the writer rejects readings from the future) and fixed, so runs are comparable.
-BACKLOG_START = datetime(2026, 1, 1, tzinfo=UTC)
+# In the past (the writer refuses readings from the future) but inside its window (readings older than
+# the raw retention are refused too), at a midnight, so every run's backlog lands in one day's chunk.
+BACKLOG_START = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
 TOPIC_TEMPLATE = f"tds/{TENANT}/{{site}}/{{equipment}}/{{kind}};tenant={TENANT}"
 
 Message = tuple[str, bytes]

@@ -7,6 +7,7 @@ benchmark only observes it — progress from /metrics, memory from /proc — and
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from pathlib import Path
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
+from ingest_stream.coordination.client_ids import load_key, writer_client_id
 from ingest_stream.mqtt_session import BrokerAddress
 from ingest_stream.parsing import parse_templates
 from ingest_stream.service import subscription_filters
@@ -77,16 +79,21 @@ class WriterProcess:
     def address(self) -> BrokerAddress:
         return BrokerAddress.from_url(self.settings.mqtt_url)
 
+    @functools.cached_property
+    def client_id(self) -> str:
+        """The writer's own client id, as it derives it from the database at start."""
+        return writer_client_id(self.settings, load_key(self.settings.database_url))
+
     @property
     def filters(self) -> tuple[str, ...]:
         return subscription_filters(self.settings, parse_templates(self.settings.mqtt_topics))
 
     def prime(self) -> None:
         """Create this writer's broker session (its client id, its filters) so a backlog queues for it."""
-        prime_session(self.address, self.settings.client_id, self.filters)
+        prime_session(self.address, self.client_id, self.filters)
 
     def wipe(self) -> None:
-        wipe_session(self.address, self.settings.client_id)
+        wipe_session(self.address, self.client_id)
 
     def start(self) -> WriterProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -43,17 +43,21 @@ def stack() -> None:
 @stack.command("up")
 @stack_dir_option
 @click.option("--pg-port", type=int, default=DEFAULT_PG_PORT, show_default=True)
-@click.option("--mqtt-port", type=int, default=DEFAULT_MQTT_PORT, show_default=True)
+@click.option("--mqtt-port", type=int, default=DEFAULT_MQTT_PORT, show_default=True, help="for devices")
+@click.option("--mqtt-service-port", type=int, default=None,
+              help="for the writers and the platform  [default: --mqtt-port + 1]")
 @edition_option
 @user_errors
-def up(stack_dir: Path, pg_port: int, mqtt_port: int, edition: str | None) -> None:
+def up(stack_dir: Path, pg_port: int, mqtt_port: int, mqtt_service_port: int | None, edition: str | None) -> None:
     """Start both servers and wait until they accept connections."""
-    layout = dataclasses.replace(load_layout(stack_dir, edition), pg_port=pg_port, mqtt_port=mqtt_port)
+    layout = dataclasses.replace(load_layout(stack_dir, edition), pg_port=pg_port, mqtt_port=mqtt_port,
+                                 mqtt_service_port=mqtt_service_port)
     local = LocalStack(layout)
     local.up()
     click.echo(f"PostgreSQL  {redact(local.database_url())}  (TimescaleDB edition: {layout.edition};"
                f" logins in {layout.pg_logins})")
-    click.echo(f"Mosquitto   mqtt://127.0.0.1:{layout.mqtt_port}  (accounts in {local.broker.credentials_file})")
+    click.echo(f"Mosquitto   devices mqtt://127.0.0.1:{layout.mqtt_port}, services mqtt://127.0.0.1:"
+               f"{layout.service_port}  (accounts in {local.broker.credentials_file})")
 
 
 @stack.command("url")
@@ -100,7 +104,8 @@ def status(stack_dir: Path) -> None:
 
 @stack.group("user")
 def user() -> None:
-    """MQTT accounts of the local broker (devices log in with their tenant as username)."""
+    """MQTT accounts of the local broker: a device account is a tenant id, or <tenant>~<device> for more
+    connections of one tenant (an account's name is its client id: one connection each)."""
 
 
 @user.command("add")

@@ -39,16 +39,20 @@ def _check_ports(ports: PlatformPorts) -> None:
 @click.option("--history", default="6h", show_default=True, help="Past data the simulator publishes at start.")
 @click.option("--no-dagster", is_flag=True, help="Stack, writers and simulator only.")
 @click.option("--pg-port", type=int, default=None, help="PostgreSQL port (default: the stack's, else 55432).")
-@click.option("--mqtt-port", type=int, default=None, help="Mosquitto port (default: the stack's, else 51883).")
+@click.option("--mqtt-port", type=int, default=None, help="Mosquitto port for devices (default: the stack's, "
+              "else 51883).")
+@click.option("--mqtt-service-port", type=int, default=None, help="Mosquitto port for the writers and the platform "
+              "(default: the stack's, else the device port + 1).")
 @edition_option
 @user_errors
 def up(stack_dir: Path, ui_port: int, writer_port: int, history: str, no_dagster: bool, pg_port: int | None,
-       mqtt_port: int | None, edition: str | None) -> None:
+       mqtt_port: int | None, mqtt_service_port: int | None, edition: str | None) -> None:
     """Start the stack, migrate, and run writers, simulator and Dagster until Ctrl-C."""
     ports = PlatformPorts(ui=ui_port, first_writer_http=writer_port)
     _check_ports(ports)
     layout = load_layout(stack_dir, edition)
-    layout = dataclasses.replace(layout, pg_port=pg_port or layout.pg_port, mqtt_port=mqtt_port or layout.mqtt_port)
+    layout = dataclasses.replace(layout, pg_port=pg_port or layout.pg_port, mqtt_port=mqtt_port or layout.mqtt_port,
+                                 mqtt_service_port=mqtt_service_port or layout.mqtt_service_port)
     local = LocalStack(layout)
     click.echo("starting PostgreSQL+TimescaleDB and Mosquitto ...")
     local.up()
@@ -84,7 +88,8 @@ def _print_where_to_look(local: LocalStack, ports: PlatformPorts, url: str, supe
     edition = detect_edition_url(url).value
     click.echo(f"database     {redact(url)}  (TimescaleDB edition: {edition}, revision {migrate.current(url)})")
     click.echo(f"psql         psql \"$(tds stack url)\"   (logins and passwords: {local.layout.pg_logins})")
-    click.echo(f"broker       mqtt://127.0.0.1:{local.layout.mqtt_port}  (accounts: {local.broker.credentials_file})")
+    click.echo(f"broker       devices mqtt://127.0.0.1:{local.layout.mqtt_port}, services :{local.layout.service_port}"
+               f"  (accounts: {local.broker.credentials_file})")
     for n in (0, 1):
         click.echo(f"writer-{n + 1}     http://127.0.0.1:{ports.first_writer_http + n}/health   .../metrics")
     if not no_dagster:

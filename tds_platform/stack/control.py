@@ -58,7 +58,7 @@ class LocalStack:
         return self.broker.url(PLATFORM_USER)
 
     def device_mqtt_url(self, tenant: str) -> str:
-        """Devices log in with their tenant as username (the ACL confines them to it)."""
+        """The tenant's device account (the device listener's ACL confines it to the tenant)."""
         self.broker.ensure_user(tenant)
         return self.broker.url(tenant)
 

@@ -30,7 +30,8 @@ class StackLayout:
 
     root: Path
     pg_port: int = DEFAULT_PG_PORT
-    mqtt_port: int = DEFAULT_MQTT_PORT
+    mqtt_port: int = DEFAULT_MQTT_PORT  # devices
+    mqtt_service_port: int | None = None  # the platform's own services; default: mqtt_port + 1
     # "full", "apache" or "none" (plain PostgreSQL): one TimescaleDB build with the Timescale-License
     # code serves both editions (`timescaledb.license` at server start), so the stack says which one
     # it runs instead of taking the build's default. Fixed when the cluster is made: a database with
@@ -80,11 +81,24 @@ class StackLayout:
         return self.mqtt_dir / "mosquitto.log"
 
     @property
-    def mqtt_passwd(self) -> Path:
-        return self.mqtt_dir / "passwd"
+    def service_port(self) -> int:
+        """The broker listener of the writers and the platform (devices use `mqtt_port`)."""
+        return self.mqtt_service_port or self.mqtt_port + 1
 
     @property
-    def mqtt_acl(self) -> Path:
+    def mqtt_devices_passwd(self) -> Path:
+        return self.mqtt_dir / "devices"
+
+    @property
+    def mqtt_devices_acl(self) -> Path:
+        return self.mqtt_dir / "devices.acl"
+
+    @property
+    def mqtt_services_passwd(self) -> Path:
+        return self.mqtt_dir / "services"
+
+    @property
+    def mqtt_services_acl(self) -> Path:
         return self.mqtt_dir / "acl"
 
     @property

@@ -1,7 +1,9 @@
-"""The project-owned Mosquitto broker of the local stack, configured so it loses nothing.
+"""The project-owned Mosquitto broker of the local stack, configured as the production broker is.
 
 Mosquitto's defaults drop queued QoS 1 messages (1,000 per client) and forget every session on a
-restart; this module writes a config that never does, and never touches a system broker.
+restart; this module writes a config that never does, and never touches a system broker. Like
+deploy/mosquitto it has two listeners with their own accounts: devices, whose client id is their
+account name (so a device can never connect with a writer's client id), and the platform's services.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import secrets
 import signal
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
+from ingest_stream.parsing.names import is_safe_name
+from ingest_stream.settings import DEFAULT_MAX_PAYLOAD_BYTES
 from tds_platform.stack.layout import StackLayout
 from tds_platform.stack.processes import (
     ServerStatus,
@@ -29,13 +34,18 @@ from tds_platform.stack.processes import (
 )
 
 # Service accounts: the writer may only read telemetry topics; the platform may only send
-# commands to devices. Devices log in with their tenant as username (see ACL patterns below).
+# commands to devices. They log in on the service listener only.
 WRITER_USER = "tds-ingest"
 PLATFORM_USER = "tds-platform"
+SERVICE_ACCOUNTS = (WRITER_USER, PLATFORM_USER)
+
+# A device account is a tenant id, or <tenant>~<device> for more connections of one tenant: on the
+# device listener the client id is the account name, so one account serves one connection at a time.
+DEVICE_SEPARATOR = "~"
 
 # The production broker ships the same rules (deploy/mosquitto/acl); tests/deploy keeps them equal.
-ACL = """\
-# written by `tds stack up`. Nothing is anonymous; devices publish only under their own tenant.
+SERVICES_ACL = """\
+# written by `tds stack up`. The platform's services; devices have an ACL of their own.
 user tds-ingest
 topic read tds/#
 topic read $SYS/broker/uptime
@@ -43,27 +53,58 @@ topic read $SYS/broker/uptime
 user tds-platform
 topic write tds/+/+/+/cmd
 topic read tds/+/+/+/ack
-
-# A device logs in with its tenant id as username: it may publish its readings, events and acks
-# under tds/<tenant>/... and read commands addressed to its tenant.
-pattern write tds/%u/+/+/telem
-pattern write tds/%u/+/+/event
-pattern write tds/%u/+/+/ack
-pattern read tds/%u/+/+/cmd
 """
+
+# What every device account may do, in its tenant only (deploy/mosquitto/device-account writes the same).
+_DEVICE_RULES = ("topic write tds/{tenant}/+/+/telem", "topic write tds/{tenant}/+/+/event",
+                 "topic write tds/{tenant}/+/+/ack", "topic read tds/{tenant}/+/+/cmd")
+
+# Room for a PUBLISH's topic and properties on top of the largest payload the writers accept.
+PACKET_OVERHEAD_BYTES = 64 * 1024
+
+
+def tenant_of(account: str) -> str:
+    """The tenant a device account publishes for; StackError when the name is not a device account.
+    Tenant and device are safe names without ':', which ends a user name in a Mosquitto password file."""
+    tenant, separator, device = account.partition(DEVICE_SEPARATOR)
+    if ":" in account or not is_safe_name(tenant) or (separator and not is_safe_name(device)):
+        raise StackError(f"{account!r} is not a device account name: use a tenant id, or "
+                         f"<tenant>{DEVICE_SEPARATOR}<device> for more connections of one tenant (no ':')")
+    return tenant
+
+
+def devices_acl(accounts: Iterable[str]) -> str:
+    """The device listener's ACL: each account may publish and read under its own tenant only."""
+    blocks = ["# written by `tds stack up` from the device accounts"]
+    for account in accounts:
+        tenant = tenant_of(account)
+        blocks.append("\n".join([f"user {account}", *(rule.format(tenant=tenant) for rule in _DEVICE_RULES)]))
+    return "\n\n".join(blocks) + "\n"
 
 
 def render_config(layout: StackLayout) -> str:
     """The broker config; every data-loss default is overridden on purpose."""
     root = layout.mqtt_dir.absolute()
     return f"""\
-# written by `tds stack up` — see README "Broker configuration" for why each line is here.
-per_listener_settings false
+# written by `tds stack up` — the same shape as deploy/mosquitto/mosquitto.conf, which says why.
+per_listener_settings true
+
+# Devices: a device's client id is its account name.
+listener {layout.mqtt_port} 127.0.0.1
 allow_anonymous false
-password_file {root}/passwd
+use_username_as_clientid true
+password_file {root}/devices
+acl_file {root}/devices.acl
+
+# The platform's services: the writers and the platform.
+listener {layout.service_port} 127.0.0.1
+allow_anonymous false
+password_file {root}/services
 acl_file {root}/acl
 
-listener {layout.mqtt_port} 127.0.0.1
+# In step with the writers' TDS_MAX_PAYLOAD_BYTES.
+message_size_limit {DEFAULT_MAX_PAYLOAD_BYTES}
+max_packet_size {DEFAULT_MAX_PAYLOAD_BYTES + PACKET_OVERHEAD_BYTES}
 
 # Queued QoS 1 messages survive a broker restart.
 persistence true
@@ -107,69 +148,86 @@ class LocalMosquitto:
         return dict(json.loads(self.credentials_file.read_text()))
 
     def url(self, username: str, scheme: str = "mqtt") -> str:
+        """A login URL: service accounts on the service listener, devices on theirs."""
         password = self.credentials().get(username)
         if password is None:
             raise StackError(f"no MQTT account {username!r} in the local stack; add it with `tds stack user`")
-        return f"{scheme}://{username}:{password}@127.0.0.1:{self.layout.mqtt_port}"
+        port = self.layout.service_port if username in SERVICE_ACCOUNTS else self.layout.mqtt_port
+        return f"{scheme}://{username}:{password}@127.0.0.1:{port}"
 
     def ensure_user(self, username: str, password: str | None = None) -> str:
-        """Create (or keep) an account; a running broker reloads its password file."""
+        """Create (or keep) an account; a running broker reloads its accounts."""
+        if username not in SERVICE_ACCOUNTS:
+            tenant_of(username)
         creds = self.credentials()
         if username in creds and password in (None, creds[username]):
             return creds[username]
         creds[username] = password or secrets.token_urlsafe(18)
-        self._write_password_file(creds)
+        self._write_accounts(creds)
         self.reload()
         return creds[username]
 
     def remove_user(self, username: str) -> None:
-        """Revoke an account (a device tenant); a running broker refuses new logins with it at once."""
-        if username in (WRITER_USER, PLATFORM_USER):
+        """Revoke a device account; a running broker refuses new logins with it at once."""
+        if username in SERVICE_ACCOUNTS:
             raise StackError(f"{username!r} is a service account of the platform and cannot be removed")
         creds = self.credentials()
         if creds.pop(username, None) is None:
             raise StackError(f"no MQTT account {username!r} in the local stack")
-        self._write_password_file(creds)
+        self._write_accounts(creds)
         self.reload()
 
-    def _write_password_file(self, creds: dict[str, str]) -> None:
+    def _write_accounts(self, creds: dict[str, str]) -> None:
+        """credentials.json, both listeners' password files and the device ACL."""
         mqtt_dir = self.layout.mqtt_dir
         mqtt_dir.mkdir(parents=True, exist_ok=True)
         self.credentials_file.write_text(json.dumps(creds, indent=2) + "\n")
         os.chmod(self.credentials_file, 0o600)
-        passwd = self.layout.mqtt_passwd
-        passwd.write_text("".join(f"{user}:{pw}\n" for user, pw in creds.items()))
+        devices = {user: pw for user, pw in creds.items() if user not in SERVICE_ACCOUNTS}
+        services = {user: pw for user, pw in creds.items() if user in SERVICE_ACCOUNTS}
+        self._write_password_file(self.layout.mqtt_services_passwd, services)
+        self._write_password_file(self.layout.mqtt_devices_passwd, devices)
+        self.layout.mqtt_devices_acl.write_text(devices_acl(devices))
+        os.chmod(self.layout.mqtt_devices_acl, 0o600)
+        chown_tree(mqtt_dir, self.user)
+
+    @staticmethod
+    def _write_password_file(path: Path, accounts: dict[str, str]) -> None:
+        path.write_text("".join(f"{user}:{pw}\n" for user, pw in accounts.items()))
+        os.chmod(path, 0o600)
+        if not accounts:
+            return  # mosquitto_passwd -U reads an empty file fine, but there is nothing to hash
         tool = find_binary("mosquitto_passwd", "/usr/bin/mosquitto_passwd")
-        result = subprocess.run([tool, "-U", str(passwd)], capture_output=True, text=True, check=False)
+        result = subprocess.run([tool, "-U", str(path)], capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise StackError(f"mosquitto_passwd failed: {result.stderr.strip()}")
-        os.chmod(passwd, 0o600)
-        chown_tree(mqtt_dir, self.user)
 
     def prepare(self) -> None:
         layout = self.layout
         layout.mqtt_data.mkdir(parents=True, exist_ok=True)
         layout.mqtt_conf.write_text(render_config(layout))
-        layout.mqtt_acl.write_text(ACL)
+        layout.mqtt_services_acl.write_text(SERVICES_ACL)
         creds = self.credentials()
-        for account in (WRITER_USER, PLATFORM_USER):
+        for account in SERVICE_ACCOUNTS:
             creds.setdefault(account, secrets.token_urlsafe(18))
-        self._write_password_file(creds)
+        self._write_accounts(creds)
 
     def start(self, timeout_s: float = 30) -> None:
         if self.status().running:
             return
-        if port_open(self.layout.mqtt_port):
-            raise StackError(
-                f"port {self.layout.mqtt_port} is taken by another program; "
-                "stop it or choose another port with --mqtt-port"
-            )
+        for port in (self.layout.mqtt_port, self.layout.service_port):
+            if port_open(port):
+                raise StackError(
+                    f"port {port} is taken by another program; stop it or choose other ports with --mqtt-port "
+                    "(the service listener takes the next port)"
+                )
         self.prepare()
         result = subprocess.run([self.binary, "-c", str(self.layout.mqtt_conf.absolute()), "-d"],
                                 capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise StackError(f"Mosquitto did not start: {result.stderr.strip()} (see {self.layout.mqtt_log})")
-        wait_for_port(self.layout.mqtt_port, timeout_s, "Mosquitto", self.layout.mqtt_log)
+        for port in (self.layout.mqtt_port, self.layout.service_port):
+            wait_for_port(port, timeout_s, "Mosquitto", self.layout.mqtt_log)
 
     def _pid(self) -> int | None:
         pid = read_pid(self.layout.mqtt_pid)

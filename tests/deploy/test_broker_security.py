@@ -28,9 +28,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ingest_stream.settings import DEFAULT_MAX_PAYLOAD_BYTES
 from tds_platform.stack import LocalStack, StackError
 from tds_platform.stack.layout import free_port
-from tds_platform.stack.mosquitto import ACL, PLATFORM_USER, WRITER_USER
+from tds_platform.stack.mosquitto import PLATFORM_USER, SERVICES_ACL, WRITER_USER, devices_acl, render_config
 from tds_platform.stack.processes import chown_tree, service_user, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,8 +81,9 @@ class Session:
 
 
 def open_session(url: str, ca_file: Path | None = None, session_expiry_s: int = 0,
-                 client_id: str | None = None) -> Session:
-    """Connect (MQTT 5) and wait for the CONNACK, accepted or not."""
+                 client_id: str | None = None, clean_start: bool | None = None) -> Session:
+    """Connect (MQTT 5) and wait for the CONNACK, accepted or not. Clean start unless the session is
+    to outlive the connection, or `clean_start` says otherwise."""
     parts = urlsplit(url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{uuid.uuid4().hex[:12]}",
                          protocol=mqtt.MQTTv5)
@@ -111,8 +113,8 @@ def open_session(url: str, ca_file: Path | None = None, session_expiry_s: int = 
     client.on_message = lambda _c, _u, message: session.messages.put(message)
     properties = Properties(PacketTypes.CONNECT)
     properties.SessionExpiryInterval = session_expiry_s
-    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, clean_start=session_expiry_s == 0,
-                   properties=properties)
+    clean = session_expiry_s == 0 if clean_start is None else clean_start
+    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, clean_start=clean, properties=properties)
     client.loop_start()
     assert session.connected.wait(TIMEOUT_S), f"no CONNACK from {parts.hostname}:{parts.port}"
     return session
@@ -139,14 +141,15 @@ def sessions() -> Iterator[Callable[..., Session]]:
 class Broker:
     """Enough of a broker to log in to it as a device, the writer or the platform."""
 
-    port: int
+    port: int  # devices
+    service_port: int  # the writer and the platform
     device_url: Callable[[str], str]
     writer_url: str
     platform_url: str
 
-    def url(self, user: str | None = None, password: str | None = None) -> str:
+    def url(self, user: str | None = None, password: str | None = None, port: int | None = None) -> str:
         credentials = f"{user}:{password}@" if user else ""
-        return f"mqtt://{credentials}127.0.0.1:{self.port}"
+        return f"mqtt://{credentials}127.0.0.1:{port or self.port}"
 
 
 class ProductionBroker:
@@ -155,6 +158,7 @@ class ProductionBroker:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.port = free_port()
+        self.service_port = free_port()
         self.tls_port = free_port()
         self.passwords = {WRITER_USER: secrets.token_urlsafe(12), PLATFORM_USER: secrets.token_urlsafe(12)}
         self.process: subprocess.Popen[bytes] | None = None
@@ -165,8 +169,8 @@ class ProductionBroker:
         return self.root / "config" / "mosquitto.conf"
 
     @property
-    def passwd(self) -> Path:
-        return self.root / "auth" / "passwd"
+    def auth(self) -> Path:
+        return self.root / "auth"
 
     @property
     def ca_file(self) -> Path:
@@ -178,7 +182,8 @@ class ProductionBroker:
 
     def _lay_out(self) -> None:
         shutil.copytree(DEPLOY_BROKER, self.root / "config", ignore=shutil.ignore_patterns("certs"))
-        self.config.write_text(self._relocate(self.config.read_text(), 1883, self.port))
+        config = self._relocate(self.config.read_text(), 1883, self.port)
+        self.config.write_text(self._relocate(config, 1884, self.service_port))
         tls = (DEPLOY_BROKER / "conf.d" / "tls.conf.example").read_text()
         (self.root / "config" / "conf.d" / "tls.conf").write_text(self._relocate(tls, 8883, self.tls_port))
         for folder in ("data", "auth", "certs"):
@@ -194,7 +199,7 @@ class ProductionBroker:
 
     def environment(self) -> dict[str, str]:
         return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                "TDS_MQTT_CONFIG": str(self.config), "TDS_MQTT_PASSWD_FILE": str(self.passwd),
+                "TDS_MQTT_CONFIG": str(self.config), "TDS_MQTT_AUTH_DIR": str(self.auth),
                 "TDS_MQTT_INGEST_PASSWORD": self.passwords[WRITER_USER],
                 "TDS_MQTT_PLATFORM_PASSWORD": self.passwords[PLATFORM_USER]}
 
@@ -202,7 +207,8 @@ class ProductionBroker:
         log = (self.root / "broker.log").open("ab")
         self.process = subprocess.Popen(["sh", str(DEPLOY_BROKER / "entrypoint.sh")], env=self.environment(),
                                         stdout=log, stderr=subprocess.STDOUT)
-        wait_for_port(self.port, 10, "production Mosquitto", self.root / "broker.log")
+        for port in (self.port, self.service_port):
+            wait_for_port(port, 10, "production Mosquitto", self.root / "broker.log")
 
     def stop(self) -> None:
         """SIGTERM: Mosquitto saves its persistence file on the way out."""
@@ -211,13 +217,14 @@ class ProductionBroker:
             self.process.wait(timeout=20)
             self.process = None
 
-    def add_device(self, tenant: str) -> str:
-        """The documented way (deploy/mosquitto/conf.d/README): mosquitto_passwd, then SIGHUP."""
+    def add_device(self, account: str) -> str:
+        """The documented way (deploy/mosquitto/conf.d/README): device-account add, then SIGHUP."""
         password = secrets.token_urlsafe(12)
-        subprocess.run(["mosquitto_passwd", "-b", str(self.passwd), tenant, password], check=True)
+        subprocess.run(["sh", str(DEPLOY_BROKER / "device-account"), "add", account, password],
+                       env=self.environment(), check=True)
         assert self.process is not None
         self.process.send_signal(signal.SIGHUP)
-        self._wait_for_login(f"mqtt://{tenant}:{password}@127.0.0.1:{self.port}")
+        self._wait_for_login(f"mqtt://{account}:{password}@127.0.0.1:{self.port}")
         return password
 
     @staticmethod
@@ -240,9 +247,10 @@ class ProductionBroker:
                 devices[tenant] = self.add_device(tenant)
             return f"mqtt://{tenant}:{devices[tenant]}@127.0.0.1:{self.port}"
 
-        return Broker(port=self.port, device_url=device_url,
-                      writer_url=f"mqtt://{WRITER_USER}:{self.passwords[WRITER_USER]}@127.0.0.1:{self.port}",
-                      platform_url=f"mqtt://{PLATFORM_USER}:{self.passwords[PLATFORM_USER]}@127.0.0.1:{self.port}")
+        service = f"127.0.0.1:{self.service_port}"
+        return Broker(port=self.port, service_port=self.service_port, device_url=device_url,
+                      writer_url=f"mqtt://{WRITER_USER}:{self.passwords[WRITER_USER]}@{service}",
+                      platform_url=f"mqtt://{PLATFORM_USER}:{self.passwords[PLATFORM_USER]}@{service}")
 
 
 @pytest.fixture
@@ -275,8 +283,9 @@ def production_broker() -> Iterator[ProductionBroker]:
 def broker(request: pytest.FixtureRequest) -> Broker:
     if request.param == "local-stack":
         stack: LocalStack = request.getfixturevalue("stack")
-        return Broker(port=stack.layout.mqtt_port, device_url=stack.device_mqtt_url,
-                      writer_url=stack.writer_mqtt_url(), platform_url=stack.platform_mqtt_url())
+        return Broker(port=stack.layout.mqtt_port, service_port=stack.layout.service_port,
+                      device_url=stack.device_mqtt_url, writer_url=stack.writer_mqtt_url(),
+                      platform_url=stack.platform_mqtt_url())
     production: ProductionBroker = request.getfixturevalue("production_broker")
     return production.as_broker()
 
@@ -288,13 +297,23 @@ def _tenant() -> str:
 # --- who may connect --------------------------------------------------------------------------
 
 def test_anonymous_client_is_refused(broker: Broker, sessions: Callable[..., Session]) -> None:
-    session = sessions(broker.url())
-    assert session.connack_code == NOT_AUTHORIZED
+    for port in (broker.port, broker.service_port):
+        assert sessions(broker.url(port=port)).connack_code == NOT_AUTHORIZED
 
 
 def test_wrong_password_is_refused(broker: Broker, sessions: Callable[..., Session]) -> None:
-    session = sessions(broker.url(WRITER_USER, "not-the-password"))
+    session = sessions(broker.url(WRITER_USER, "not-the-password", port=broker.service_port))
     assert session.connack_code in (BAD_CREDENTIALS, NOT_AUTHORIZED)
+
+
+def test_each_listener_knows_only_its_own_accounts(broker: Broker, sessions: Callable[..., Session]) -> None:
+    """A device cannot log in where writers choose their client ids, nor a service where devices connect."""
+    device = urlsplit(broker.device_url(_tenant()))
+    writer = urlsplit(broker.writer_url)
+    assert sessions(broker.url(device.username, device.password, port=broker.service_port)).connack_code in (
+        BAD_CREDENTIALS, NOT_AUTHORIZED)
+    assert sessions(broker.url(writer.username, writer.password, port=broker.port)).connack_code in (
+        BAD_CREDENTIALS, NOT_AUTHORIZED)
 
 
 def test_service_accounts_log_in(broker: Broker, sessions: Callable[..., Session]) -> None:
@@ -371,14 +390,105 @@ def _rules(acl: str) -> list[str]:
 
 
 def test_production_acl_is_the_local_stack_acl() -> None:
-    assert _rules((DEPLOY_BROKER / "acl").read_text()) == _rules(ACL)
+    assert _rules((DEPLOY_BROKER / "acl").read_text()) == _rules(SERVICES_ACL)
+
+
+def test_the_shipped_device_account_tool_writes_the_local_stacks_device_acl(tmp_path: Path) -> None:
+    accounts = ["acme", "acme~chiller-7", "globex.eu~pump@3"]
+    (tmp_path / "devices").write_text("".join(f"{account}:x\n" for account in accounts) + "bad name:x\n")
+    result = subprocess.run(["sh", str(DEPLOY_BROKER / "device-account"), "acl"], capture_output=True, text=True,
+                            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TDS_MQTT_AUTH_DIR": str(tmp_path)},
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert "skipping bad name" in result.stderr
+    assert _rules((tmp_path / "devices.acl").read_text()) == _rules(devices_acl(accounts))
+    refused = subprocess.run(["sh", str(DEPLOY_BROKER / "device-account"), "add", "acme~", "pw"],
+                             capture_output=True, text=True, env={"TDS_MQTT_AUTH_DIR": str(tmp_path)}, check=False)
+    assert refused.returncode == 2 and "not <tenant> or <tenant>~<device>" in refused.stderr
+
+
+def _setting(config: str, name: str) -> int:
+    return int(next(line.split()[1] for line in config.splitlines() if line.startswith(f"{name} ")))
+
+
+def test_the_broker_size_limits_are_in_step_with_the_writers(stack: LocalStack) -> None:
+    for config in ((DEPLOY_BROKER / "mosquitto.conf").read_text(), render_config(stack.layout)):
+        assert _setting(config, "message_size_limit") == DEFAULT_MAX_PAYLOAD_BYTES
+        assert _setting(config, "max_packet_size") == DEFAULT_MAX_PAYLOAD_BYTES + 64 * 1024
+        assert [line.split()[0] for line in config.splitlines() if line.startswith(("listener", "per_listener"))] \
+            == ["per_listener_settings", "listener", "listener"], "the same shape locally as shipped"
+
+
+def test_the_broker_refuses_payloads_larger_than_the_writers_accept(broker: Broker,
+                                                                    sessions: Callable[..., Session]) -> None:
+    """A 64 MB publish passed, and 8 x 48 MB messages took the writer to ~790 MB. Now nothing larger than
+    the writers' TDS_MAX_PAYLOAD_BYTES reaches them: message_size_limit drops it (Mosquitto 2.0.11 answers
+    PUBACK 0x95, a code paho does not accept for PUBACK, so it disconnects), and max_packet_size cuts a
+    connection off before reading a larger packet at all."""
+    tenant = _tenant()
+    topic = f"tds/{tenant}/site/pump-1/telem"
+    writer = sessions(broker.writer_url)
+    assert not writer.subscribe(f"tds/{tenant}/#")[0].is_failure
+    for n, size in enumerate((DEFAULT_MAX_PAYLOAD_BYTES + 1, 64 * 1024 * 1024)):
+        attacker = sessions(broker.device_url(f"{tenant}~attacker{n}"))
+        attacker.client.reconnect_delay_set(min_delay=60, max_delay=60)  # one attempt during the test
+        gone = threading.Event()
+        attacker.client.on_disconnect = lambda *_args, gone=gone: gone.set()
+        attacker.client.publish(topic, b"x" * size, qos=1)
+        assert gone.wait(30), f"a {size}-byte publish did not end its connection"
+
+    device = sessions(broker.device_url(tenant))
+    assert not device.publish(topic, b"x" * DEFAULT_MAX_PAYLOAD_BYTES).is_failure
+    assert len(writer.next_message().payload) == DEFAULT_MAX_PAYLOAD_BYTES, "an oversized payload got through"
+    time.sleep(0.5)
+    assert writer.messages.empty(), "an oversized payload got through"
+
+
+def test_a_device_cannot_take_a_writers_session_nor_kick_it_off(broker: Broker,
+                                                                sessions: Callable[..., Session]) -> None:
+    """A device that knew a writer's client id kicked the live writer off, again and again, and took its
+    offline session (then left with session expiry 0: the queue was gone). On the device listener a
+    client id is the account's name, whatever the device asks for."""
+    tenant = _tenant()
+    topic = f"tds/{tenant}/site/pump-1/telem"
+    writer_id = f"tds-ingest-ingest-w1-{uuid.uuid4().hex[:16]}"
+    writer = open_session(broker.writer_url, session_expiry_s=3600, client_id=writer_id)
+    assert not writer.subscribe(f"$share/ingest/tds/{tenant}/+/+/+")[0].is_failure
+    device = sessions(broker.device_url(tenant))
+    attacker_url = broker.device_url(f"{tenant}~attacker")
+
+    kicker = sessions(attacker_url, client_id=writer_id)
+    assert kicker.connack_code == 0  # logged in, as itself: the client id it asked for is replaced
+    time.sleep(1.0)
+    assert writer.client.is_connected(), "the live writer was kicked off"
+    kicker.close()
+    assert not device.publish(topic, b"while-online").is_failure
+    assert writer.next_message().payload == b"while-online"
+
+    writer.close()  # offline: the broker keeps its session and queues for it
+    published = [f"queued-{i}".encode() for i in range(5)]
+    for payload in published:
+        assert not device.publish(topic, payload).is_failure
+    thief = open_session(attacker_url, session_expiry_s=0, client_id=writer_id, clean_start=False)
+    assert thief.connack_code == 0
+    time.sleep(1.0)
+    assert thief.messages.empty(), "a device received a writer's queue"
+    thief.close()
+
+    back = open_session(broker.writer_url, session_expiry_s=3600, client_id=writer_id)
+    try:
+        assert back.client.is_connected()
+        assert [back.next_message().payload for _ in published] == published, "the writer lost its queue"
+    finally:
+        back.close()
+        open_session(broker.writer_url, client_id=writer_id).close()  # clean start: the session is gone
 
 
 def test_compose_healthcheck_logs_in_to_the_shipped_broker(production_broker: ProductionBroker) -> None:
     """The exact command docker-compose.yml runs (as the writer, reading the broker's uptime)."""
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     _kind, command = compose["services"]["broker"]["healthcheck"]["test"]
-    command = command.replace("$$", "$").replace("-p 1883", f"-p {production_broker.port}")
+    command = command.replace("$$", "$").replace("-p 1884", f"-p {production_broker.service_port}")
     result = subprocess.run(["sh", "-c", command], env=production_broker.environment(),
                             capture_output=True, text=True, timeout=15, check=False)
     assert result.returncode == 0, result.stderr
@@ -392,22 +502,44 @@ def test_compose_healthcheck_logs_in_to_the_shipped_broker(production_broker: Pr
 
 def test_tls_listener_needs_credentials_too(production_broker: ProductionBroker,
                                             sessions: Callable[..., Session]) -> None:
-    """conf.d/tls.conf.example, enabled: TLS with the same accounts and ACL as the plain listener."""
+    """conf.d/tls.conf.example, enabled: TLS with the same accounts and ACL as the plain device listener."""
     base = f"mqtts://127.0.0.1:{production_broker.tls_port}"
+    tenant = _tenant()
+    password = urlsplit(production_broker.as_broker().device_url(tenant)).password
+    device = sessions(base.replace("//", f"//{tenant}:{password}@"), ca_file=production_broker.ca_file)
+    assert device.connack_code == 0
+    assert device.publish(f"tds/{_tenant()}/site/pump-1/telem").value == NOT_AUTHORIZED, "the device ACL applies"
     writer_password = production_broker.passwords[WRITER_USER]
     writer = sessions(base.replace("//", f"//{WRITER_USER}:{writer_password}@"), ca_file=production_broker.ca_file)
-    assert writer.connack_code == 0
+    assert writer.connack_code in (BAD_CREDENTIALS, NOT_AUTHORIZED), "services stay on their own listener"
     anonymous = sessions(base, ca_file=production_broker.ca_file)
     assert anonymous.connack_code == NOT_AUTHORIZED
 
 
 def test_entrypoint_refuses_to_start_without_passwords(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TDS_MQTT_PASSWD_FILE": str(tmp_path / "passwd")}
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TDS_MQTT_AUTH_DIR": str(tmp_path)}
     result = subprocess.run(["sh", str(DEPLOY_BROKER / "entrypoint.sh")], env=env, capture_output=True, text=True,
                             timeout=10, check=False)
     assert result.returncode != 0
     assert "set it in .env" in result.stderr
-    assert not (tmp_path / "passwd").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_entrypoint_carries_the_devices_of_an_old_single_password_file_over(
+        sessions: Callable[..., Session]) -> None:
+    root = Path(tempfile.mkdtemp(prefix="tds-test-broker-"))
+    broker = ProductionBroker(root)
+    tenant = _tenant()
+    old = broker.auth / "passwd"
+    old.write_text(f"{tenant}:old-password\n{WRITER_USER}:stale\n")
+    subprocess.run(["mosquitto_passwd", "-U", str(old)], check=True)
+    broker.start()
+    try:
+        assert sessions(f"mqtt://{tenant}:old-password@127.0.0.1:{broker.port}").connack_code == 0
+        assert sessions(broker.as_broker().writer_url).connack_code == 0, "service accounts come from .env"
+    finally:
+        broker.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_queued_backlog_survives_a_broker_restart(production_broker_factory: Callable[[], ProductionBroker],

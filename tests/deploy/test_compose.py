@@ -135,7 +135,7 @@ def test_writers_are_replicas_of_one_shared_subscription_group(config: dict[str,
     assert ingest["deploy"]["replicas"] == 2
     assert env["TDS_MQTT_GROUP"] == "ingest"
     assert env["TDS_MQTT_URL"].startswith("mqtt://tds-ingest:")
-    assert env["TDS_MQTT_URL"].endswith("@broker:1883")
+    assert env["TDS_MQTT_URL"].endswith("@broker:1884"), "writers use the service listener"
     # Every replica must get its own id (the image's entrypoint uses the container hostname), and
     # published ports or a container name would make `--scale ingest=N` impossible.
     assert "TDS_INSTANCE_ID" not in env

@@ -24,7 +24,9 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
+from ingest_stream.coordination.client_ids import load_key, writer_client_id
 from ingest_stream.mqtt_session import BrokerAddress
+from ingest_stream.settings import IngestSettings
 from tds_platform.bench import sessions
 from tds_platform.stack import LocalStack
 from tds_platform.stack.layout import free_port
@@ -254,7 +256,8 @@ class IngestRig:
     def topic(self, equipment: str, kind: str = "telem", site: str = "plant-1") -> str:
         return f"tds/{self.tenant}/{site}/{equipment}/{kind}"
 
-    def writer(self, instance: str, group: str | None = "g", **env: str) -> WriterProcess:
+    def writer(self, instance: str, group: str | None = "g", **env: str | None) -> WriterProcess:
+        """A writer of this rig's tenant; `env` adds settings, or takes one away with None."""
         settings = {
             "TDS_DATABASE_URL": as_login(self.database_url, "tds_ingest"),
             "TDS_MQTT_URL": self.stack.writer_mqtt_url(),
@@ -264,16 +267,22 @@ class IngestRig:
             "TDS_HEARTBEAT_S": "0.5",
             "TDS_TAKEOVER_AFTER_S": "3",
             "TDS_LEASE_TTL_S": "3",
-            **env,
+            # The tests publish readings of 2026-11-22 (BASE_TS), which the raw retention window of a
+            # writer started months later refuses.
+            "TDS_MAX_READING_AGE_DAYS": "3650",
         }
+        settings = {key: value for key, value in {**settings, **env}.items() if value is not None}
         if group:
             settings["TDS_MQTT_GROUP"] = f"{self.tenant}-{group}"
-            self.client_ids.add(f"tds-ingest-{self.tenant}-{group}-{self.tenant}-{instance}")
-        self.client_ids.add(f"tds-ingest-{self.tenant}-{group or 'solo'}-leader")
-        self.client_ids.add(f"tds-ingest-solo-{self.tenant}-{instance}")
+        self.client_ids.add(self.client_id(settings))
         writer = WriterProcess(settings, self.tmp_path / f"writer-{instance}.log")
         self.writers.append(writer)
         return writer
+
+    def client_id(self, env: dict[str, str]) -> str:
+        """The client id a writer started with `env` connects with."""
+        settings = IngestSettings(**{key.removeprefix("TDS_").lower(): value for key, value in env.items()})
+        return writer_client_id(settings, load_key(self.database_url))
 
     def publisher(self, name: str = "dev") -> Publisher:
         publisher = Publisher(self.stack.device_mqtt_url(self.tenant), f"{self.tenant}-{name}")

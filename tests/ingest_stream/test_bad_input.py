@@ -1,4 +1,5 @@
-"""Bad input published over real MQTT: each message becomes one tds.dlq row with its exact bytes.
+"""Bad input published over real MQTT: each message becomes one tds.dlq row with its exact bytes (an
+oversized one: its size and hash in the detail and its first bytes).
 
 A table of inputs, one reason code each; afterwards the writer is still healthy, still acknowledging,
 and lands the good messages published after the bad ones. Nothing bad may land as a reading.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from ingest_stream.parsing.parser import OVERSIZED_KEPT_BYTES
 from tests.ingest_stream.conftest import BASE_TS, IngestRig, v1, wait_until
 
 MAX_PAYLOAD_BYTES = 4096
@@ -24,6 +26,11 @@ class BadInput:
     kind: str = "telem"
     site: str = "plant-1"
     equipment: str = ""  # default: one equipment per case, so every row is told apart by its topic
+
+    @property
+    def stored(self) -> bytes:
+        """The bytes its dead letter keeps."""
+        return self.payload[:OVERSIZED_KEPT_BYTES] if len(self.payload) > MAX_PAYLOAD_BYTES else self.payload
 
 
 def _telem(body: str) -> bytes:
@@ -60,6 +67,8 @@ BAD_INPUTS = [
                                  + '"}'), "oversized"),
     BadInput("event-without-type", _telem(TS + ',"severity":"warning"'), "schema_violation", kind="event"),
     BadInput("event-bad-ts", _telem('"ts":"soon","type":"alarm"'), "bad_timestamp", kind="event"),
+    BadInput("event-data-450-levels", _telem(TS + ',"type":"alarm","data":' + '{"a":' * 450 + "1" + "}" * 450),
+             "schema_violation", kind="event"),
     BadInput("ack-unknown-status", _telem('"cmd_id":"c-1","status":"maybe"'), "schema_violation", kind="ack"),
     BadInput("ack-not-json", b"\x00\x01\x02", "invalid_json", kind="ack"),
     # Hostile topic segments (the ACL lets a device put anything into its site and equipment levels).
@@ -80,7 +89,7 @@ def test_every_bad_input_is_dead_lettered_with_its_exact_bytes_and_the_writer_ca
     mids = []
     for number, case in enumerate(BAD_INPUTS):
         topic = rig.topic(case.equipment or f"bad-{number}", case.kind, case.site)
-        expected.append((topic, case.payload, case.reason))
+        expected.append((topic, case.stored, case.reason))
         mids.append(pub.publish(topic, case.payload))
     assert pub.wait_acked(mids) == set(mids), f"the broker refused some publishes: {pub.refused & set(mids)}"
 

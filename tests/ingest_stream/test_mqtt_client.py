@@ -14,6 +14,7 @@ from ingest_stream.delivery import Delivery
 from ingest_stream.metrics import IngestMetrics
 from ingest_stream.mqtt_client import READ_CHUNK
 from ingest_stream.mqtt_session import BrokerAddress, MqttSession, SessionOptions
+from ingest_stream.settings import DEFAULT_MAX_PAYLOAD_BYTES
 from tds_platform.bench.sessions import wipe_session
 from tds_platform.stack import LocalStack
 from tests.ingest_stream.conftest import Publisher, wait_until
@@ -92,8 +93,9 @@ def _received(inbox: Inbox, count: int) -> list[Delivery]:
 
 
 def _payloads(count: int) -> list[bytes]:
-    """Mostly small messages, some bigger than one socket read, one exactly a read, and an empty one."""
-    sizes = {97: 3 * READ_CHUNK + 17, 98: READ_CHUNK, 99: 0}
+    """Mostly small messages, some the largest the broker passes (TDS_MAX_PAYLOAD_BYTES, as large as one
+    socket read: the packet around it spans two), some half a read, and an empty one."""
+    sizes = {97: DEFAULT_MAX_PAYLOAD_BYTES, 98: READ_CHUNK // 2, 99: 0}
     return [bytes([n % 251]) * sizes[n % 100] if n % 100 in sizes else b'{"n": %d}' % n for n in range(count)]
 
 

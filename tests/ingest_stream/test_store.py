@@ -126,6 +126,35 @@ def test_a_reading_the_database_rejects_dead_letters_only_its_message(
     assert harness.health.database_ok
 
 
+def test_a_message_that_runs_the_database_out_of_shared_memory_is_dead_lettered_and_its_batch_lands(
+        store: TelemetryStore, database_url: str) -> None:
+    """The issue's poison message, past the parser's limits: readings on 7,502 days since 2000, one
+    TimescaleDB chunk each, exhaust PostgreSQL's lock table ("out of shared memory", an OperationalError
+    like a lost connection). Its batch was retried forever and nothing landed; now the message is found
+    and dead-lettered and the innocent messages of the same batch land."""
+    noon = datetime(2000, 1, 1, 12, tzinfo=UTC)
+    poison = Parsed(readings=tuple(Reading("t1", "plant-1", "ch-9", "temp", noon + timedelta(days=day), 1.0, None,
+                                           None, Quality.GOOD) for day in range(7502)))
+    good = {f"tds/t1/plant-1/ch-1/telem#{i}": Parsed(readings=(_reading("temp", i),)) for i in range(40)}
+    harness = Harness(store, {**good, "tds/t1/plant-1/ch-9/telem": poison})
+    for topic in list(good)[:20]:
+        harness.deliver(topic, b"{}")
+    harness.deliver("tds/t1/plant-1/ch-9/telem", b'{"the": "poison"}')
+    for topic in list(good)[20:]:
+        harness.deliver(topic, b"{}")
+
+    assert harness.flush() is True, "the batch was retried as if the database were down"
+    assert _count(database_url, "SELECT count(*) FROM tds.telemetry_raw") == 40
+    rows = psycopg.connect(database_url).execute("SELECT topic, payload, reason, detail FROM tds.dlq").fetchall()
+    [(topic, payload, reason, detail)] = rows
+    assert (topic, bytes(payload), reason) == ("tds/t1/plant-1/ch-9/telem", b'{"the": "poison"}', "database_limit")
+    assert "out of shared memory" in detail
+    assert sorted(harness.transport.acks) == list(range(1, 42))
+    assert harness.sample("tds_ingest_dead_letters_total", reason="database_limit") == 1
+    assert harness.sample("tds_ingest_database_retries_total") == 0, "never taken for the database being down"
+    assert harness.health.database_ok
+
+
 def test_a_permission_error_is_retried_and_never_dead_lettered(database_url: str) -> None:
     login = f"ingest_noperm_{next(_roles)}_{time.time_ns() % 10**6}"
     with psycopg.connect(admin_url(database_url), autocommit=True) as admin:

@@ -12,9 +12,11 @@ import pytest
 from pydantic import ValidationError
 
 from ingest_stream.batch import Batch
+from ingest_stream.batch_writer import halves_by_cost
+from ingest_stream.coordination.client_ids import writer_client_id
 from ingest_stream.delivery import AckLedger, Delivery
 from ingest_stream.records import CommandAck, DeadLetter, DeadLetterReason, Event, Parsed, Quality, Reading
-from ingest_stream.settings import Coordination, IngestSettings, redact_url
+from ingest_stream.settings import Coordination, IngestSettings, ParsingSettings, redact_url
 from ingest_stream.store.writer import latest_acks
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -123,9 +125,17 @@ def test_batch_collects_deliveries_and_flattens_what_they_produced() -> None:
     assert batch.events() == [event]
     assert batch.acks() == [ack]
     assert batch.dead_letters() == [letter]
-    parts = batch.split()
-    assert [len(p) for p in parts] == [1] * 5
-    assert [(p.deliveries[0], p.parsed[0]) for p in parts] == list(zip(deliveries, produced, strict=True))
+
+
+def test_a_refused_batch_splits_into_halves_of_equal_cost_so_a_costly_message_is_alone_at_once() -> None:
+    """Cost is the distinct days a message's readings touch (one TimescaleDB chunk each)."""
+    one_day = Parsed(readings=(_reading("a"),))
+    many_days = Parsed(readings=tuple(_reading("a", seconds=day * 86_400) for day in range(500)))
+    batch = Batch([_receive(AckLedger("own"), mid) for mid in range(6)],
+                  [one_day, one_day, many_days, one_day, one_day, Parsed()])
+    assert halves_by_cost(batch) == ([2], [0, 1, 3, 4, 5])
+    even = Batch([_receive(AckLedger("own"), mid) for mid in range(4)], [one_day] * 4)
+    assert sorted(map(len, halves_by_cost(even))) == [2, 2]
 
 
 def test_batch_age_counts_from_its_first_delivery() -> None:
@@ -158,20 +168,43 @@ def test_settings_refuse_inconsistent_values(fields: dict[str, object], complain
         IngestSettings(instance_id=str(fields.pop("instance_id", "i-1")), **fields)
 
 
-def test_settings_derive_coordination_window_and_client_id() -> None:
+def test_settings_derive_coordination_and_window() -> None:
     solo = IngestSettings(instance_id="a")
     assert solo.effective_coordination is Coordination.NONE
-    assert solo.client_id == "tds-ingest-solo-a"
     assert solo.effective_receive_maximum == 3 * solo.batch_size, "a batch per write connection and one filling"
     assert IngestSettings(instance_id="a", write_connections=1).effective_receive_maximum == 2 * solo.batch_size
     shared = IngestSettings(instance_id="a", mqtt_group="g", batch_size=40_000)
     assert shared.effective_coordination is Coordination.SHARED
-    assert shared.client_id == "tds-ingest-g-a"
     assert shared.effective_receive_maximum == 65_535
     old_broker = IngestSettings(instance_id="a", mqtt_group="g", mqtt_protocol="3.1.1")
     assert old_broker.effective_coordination is Coordination.NONE
+
+
+def test_client_ids_are_stable_per_instance_and_unguessable_without_the_key() -> None:
+    """`tds-ingest-<group>-<instance>` was all it took to take a writer's session."""
+    key, other_key = "0f" * 16, "a1" * 16
+    solo, shared = IngestSettings(instance_id="a"), IngestSettings(instance_id="a", mqtt_group="g")
+    assert writer_client_id(solo, key).startswith("tds-ingest-solo-a-")
+    assert writer_client_id(shared, key).startswith("tds-ingest-g-a-")
+    assert writer_client_id(shared, key) == writer_client_id(IngestSettings(instance_id="a", mqtt_group="g"), key)
+    assert writer_client_id(shared, key) != writer_client_id(shared, other_key), "the key decides, not the names"
+    assert writer_client_id(shared, key) != writer_client_id(IngestSettings(instance_id="b", mqtt_group="g"), key)
+    assert len(writer_client_id(shared, key).rsplit("-", 1)[1]) == 16
     leaders = [IngestSettings(instance_id=i, mqtt_group="g", coordination="lease") for i in ("a", "b")]
-    assert {s.client_id for s in leaders} == {"tds-ingest-g-leader"}, "lease candidates share the role's session"
+    assert len({writer_client_id(s, key) for s in leaders}) == 1, "lease candidates share the role's session"
+    dry = IngestSettings(instance_id="a", mqtt_group="g", dry_run=True)
+    assert writer_client_id(dry, key) != writer_client_id(dry, key), "a dry run leaves no session to come back to"
+
+
+def test_the_oldest_reading_accepted_follows_the_raw_retention_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ParsingSettings().max_reading_age == timedelta(days=30)
+    monkeypatch.setenv("TDS_RETENTION_RAW_DAYS", "7")
+    assert ParsingSettings().max_reading_age == timedelta(days=7)
+    assert ParsingSettings().parser().limits.max_age == timedelta(days=7)
+    monkeypatch.setenv("TDS_RETENTION_RAW_DAYS", "keep")
+    assert ParsingSettings().max_reading_age is None, "kept forever: only the 2000-01-01 floor and the days bound"
+    monkeypatch.setenv("TDS_MAX_READING_AGE_DAYS", "90")
+    assert ParsingSettings().max_reading_age == timedelta(days=90)
 
 
 def test_settings_come_from_tds_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,6 +223,8 @@ def test_settings_come_from_tds_variables(monkeypatch: pytest.MonkeyPatch) -> No
     ("postgresql://writer@db/tds", "postgresql://writer@db/tds"),
     ("postgresql://writer@db/tds?password=s3cret&sslmode=require", "postgresql://writer@db/tds?password=***&sslmode=require"),
     ("mqtts://broker:8883", "mqtts://broker:8883"),
+    ("host=db user=writer password=s3cret dbname=tds", "host=db user=writer password=*** dbname=tds"),
+    ("host=db password='s3cret \\' quoted' port=5432", "host=db password=*** port=5432"),
 ])
 def test_redact_url_never_shows_a_password(url: str, shown: str) -> None:
     redacted = redact_url(url)

@@ -23,6 +23,7 @@ from tests.ingest_stream.parsing.test_parser import BAD, GOOD_TELEMETRY, LEGACY_
 TELEM = "tds/acme/plant-1/chiller-01/telem"
 ADDRESS = TopicAddress(tenant="acme", site="plant-1", equipment="chiller-01", kind=Kind.TELEM)
 LATEST = RECEIVED + timedelta(hours=1)
+EARLIEST = ParserLimits().earliest(RECEIVED)
 LIMITS = ParserLimits()
 TABLE = [(case.values[0], case.values[1]) for case in GOOD_TELEMETRY + BAD]
 # Pools for messages built field by field, each (valid choices, invalid ones); ABSENT leaves the field out.
@@ -98,13 +99,13 @@ def test_table_inputs_parse_the_same() -> None:
 
 def test_messages_built_field_by_field_parse_the_same_and_mostly_take_the_fast_path() -> None:
     rng = random.Random(11)
-    fast = FastTelemetry(LIMITS.max_name_length, LIMITS.max_points, LIMITS.earliest_ts)
+    fast = FastTelemetry(LIMITS.max_name_length, LIMITS.max_points, LIMITS.max_days)
     taken = landed = 0
     for _ in range(6000):
         payload = built_message(rng)
         parsed = assert_same(TELEM, payload)
         document = orjson.loads(payload)
-        taken += fast.readings(ADDRESS, document, LATEST) is not None
+        taken += fast.readings(ADDRESS, document, EARLIEST, LATEST) is not None
         landed += parsed.dead_letter is None
     assert landed > 1000, landed  # the corpus must land a good share, or this compares dead letters only
     assert taken == landed  # every message the models land, the fast path lands by itself
@@ -115,7 +116,9 @@ def test_messages_built_field_by_field_parse_the_same_and_mostly_take_the_fast_p
     [pytest.param(ParserLimits(max_points=2), id="max-points"), pytest.param(ParserLimits(max_name_length=5),
                                                                                 id="max-name-length"),
      pytest.param(ParserLimits(earliest_ts=datetime(2026, 11, 22, 10, tzinfo=UTC)), id="earliest"),
-     pytest.param(ParserLimits(max_future_skew_s=0), id="no-future-skew")],
+     pytest.param(ParserLimits(max_future_skew_s=0), id="no-future-skew"),
+     pytest.param(ParserLimits(max_age=timedelta(hours=1)), id="max-age"),
+     pytest.param(ParserLimits(max_days=1), id="one-day")],
 )
 def test_other_limits_parse_the_same(limits: ParserLimits) -> None:
     fast, models = parsers(limits)
@@ -128,12 +131,12 @@ def test_other_limits_parse_the_same(limits: ParserLimits) -> None:
 
 
 def test_the_table_good_telemetry_takes_the_fast_path() -> None:
-    fast = FastTelemetry(LIMITS.max_name_length, LIMITS.max_points, LIMITS.earliest_ts)
+    fast = FastTelemetry(LIMITS.max_name_length, LIMITS.max_points, LIMITS.max_days)
     addresses = {TELEM: ADDRESS, LEGACY_TOPIC: TopicAddress(tenant="legacy", site=None, equipment="bomba-7",
                                                            kind=Kind.TELEM)}
     for case in GOOD_TELEMETRY:
         topic, payload, expected = case.values
-        assert fast.readings(addresses[topic], orjson.loads(payload), LATEST) == expected, case.id
+        assert fast.readings(addresses[topic], orjson.loads(payload), EARLIEST, LATEST) == expected, case.id
 
 
 def test_a_remembered_timestamp_is_still_judged_against_each_messages_window() -> None:
@@ -187,13 +190,13 @@ def test_the_schema_field_by_its_python_name_parses_the_same(document: dict[str,
 )
 def test_numbers_json_cannot_carry_are_left_to_the_models(document: dict[str, Any]) -> None:
     """orjson never decodes these, but the fast path must not be what lets them through (or raises)."""
-    fast = FastTelemetry(LIMITS.max_name_length, LIMITS.max_points, LIMITS.earliest_ts)
-    assert fast.readings(ADDRESS, document, LATEST) is None
+    fast = FastTelemetry(LIMITS.max_name_length, LIMITS.max_points, LIMITS.max_days)
+    assert fast.readings(ADDRESS, document, EARLIEST, LATEST) is None
 
 
 def test_bench_messages_take_the_fast_path() -> None:
-    fast = FastTelemetry(LIMITS.max_name_length, LIMITS.max_points, LIMITS.earliest_ts)
+    fast = FastTelemetry(LIMITS.max_name_length, LIMITS.max_points, LIMITS.max_days)
     for points in (1, 10, 100):
         payload = v1_payload(points, 0)
-        assert fast.readings(ADDRESS, orjson.loads(payload), LATEST) is not None
+        assert fast.readings(ADDRESS, orjson.loads(payload), EARLIEST, LATEST) is not None
         assert_same(TELEM, payload)

@@ -1,8 +1,10 @@
 """MessageParser: good messages of every kind, adapter and template land exactly; everything else is one
-dead letter holding the original bytes, with the right reason."""
+dead letter holding the original bytes (an oversized payload: its size, hash and a prefix), with the
+right reason."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +13,8 @@ import orjson
 import pytest
 
 from ingest_stream.parsing import DEFAULT_TOPIC_TEMPLATE, MessageParser, ParserLimits, parse_templates
+from ingest_stream.parsing.parser import OVERSIZED_KEPT_BYTES
+from ingest_stream.parsing.payloads import MAX_DATA_DEPTH
 from ingest_stream.records import CommandAck, DeadLetterReason, Event, Parsed, Quality, Reading
 
 R = DeadLetterReason
@@ -199,7 +203,6 @@ BAD = [
                  id="unknown-kind"),
     # size and decoding
     pytest.param(TELEM, b"", R.EMPTY_PAYLOAD, "empty", id="empty"),
-    pytest.param(TELEM, b" " * (256 * 1024 + 1), R.OVERSIZED, "the limit is 262144", id="oversized"),
     pytest.param(TELEM, b"\xff", R.INVALID_UTF8, "byte 0 is 0xff", id="utf8-ff"),
     pytest.param(TELEM, b'{"v": "\xc3"}', R.INVALID_UTF8, "byte 7", id="utf8-truncated-sequence"),
     pytest.param(TELEM, b'"\xed\xa0\x80"', R.INVALID_UTF8, "not UTF-8", id="utf8-encoded-surrogate"),
@@ -350,6 +353,30 @@ def test_bad_message_is_one_dead_letter_with_the_original_bytes(
         assert letter.topic == topic
 
 
+def test_an_oversized_payload_is_kept_as_its_size_hash_and_a_prefix() -> None:
+    payload = b'{"schema":"v1","pad":"' + b"x" * (256 * 1024) + b'"}'
+    letter = PARSER.parse(TELEM, payload, RECEIVED).dead_letter
+    assert letter is not None
+    assert letter.reason is R.OVERSIZED
+    assert letter.payload == payload[:OVERSIZED_KEPT_BYTES]
+    assert f"payload is {len(payload)} bytes; the limit is 262144" in letter.detail
+    assert hashlib.sha256(payload).hexdigest() in letter.detail
+
+
+def test_event_data_nested_hundreds_of_levels_deep_is_a_reason_not_a_parser_bug() -> None:
+    """~450 levels exhausted Python's recursion limit in the NUL check: "parser bug, RecursionError"."""
+    def event(depth: int) -> bytes:
+        data = '{"a":' * depth + "1" + "}" * depth
+        return ('{"schema":"v1","ts":"2026-11-22T10:00:00Z","type":"alarm","data":' + data + "}").encode()
+
+    for depth in (MAX_DATA_DEPTH + 1, 450, 1000):
+        letter = PARSER.parse(EVENT, event(depth), RECEIVED).dead_letter
+        assert letter is not None
+        assert (letter.reason, letter.detail) == (R.SCHEMA_VIOLATION, f"data: is nested more than {MAX_DATA_DEPTH} "
+                                                                      "levels deep"), depth
+    assert len(PARSER.parse(EVENT, event(MAX_DATA_DEPTH - 1), RECEIVED).events) == 1
+
+
 def test_topic_with_nul_is_stored_escaped() -> None:
     letter = PARSER.parse("tds/a\x00b/s/e/telem", b"{}", RECEIVED).dead_letter
     assert letter is not None
@@ -378,6 +405,17 @@ def test_one_bad_point_dead_letters_the_whole_message() -> None:
                      R.BAD_TIMESTAMP, id="future-skew"),
         pytest.param(ParserLimits(earliest_ts=T0), TELEM, v1(point(), ts="2026-11-22T09:59:59Z"), R.BAD_TIMESTAMP,
                      id="earliest"),
+        pytest.param(ParserLimits(max_age=timedelta(minutes=30)), TELEM, v1(point(), ts="2026-11-22T09:59:59Z"),
+                     R.BAD_TIMESTAMP, id="max-age"),
+        pytest.param(ParserLimits(max_age=timedelta(minutes=30)), TELEM,
+                     v1(point(ts="2026-11-22T10:30:00Z"), point(ts="2026-11-22T09:59:59Z")), R.BAD_TIMESTAMP,
+                     id="max-age-point"),
+        pytest.param(ParserLimits(max_days=2), TELEM,
+                     v1(*[point(ts=f"2026-11-{day}T10:00:00Z") for day in (20, 21, 22)]), R.TOO_MANY_DAYS,
+                     id="days"),
+        pytest.param(ParserLimits(max_days=1), TELEM,
+                     v1(point(ts="2026-11-21T23:59:59Z"), point(ts="2026-11-22T00:00:00Z")), R.TOO_MANY_DAYS,
+                     id="days-at-midnight"),
         pytest.param(ParserLimits(max_name_length=5), "tds/acme/s/e/telem", v1(point(name="abcdef")),
                      R.SCHEMA_VIOLATION, id="metric-name-length"),
         pytest.param(ParserLimits(max_name_length=5), "tds/acme12/s/e/telem", v1(point(name="abc")), R.HOSTILE_TOPIC,
@@ -402,7 +440,8 @@ def test_limits_at_their_edges_pass() -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [pytest.param({"earliest_ts": datetime(2000, 1, 1)}, id="naive-earliest"),
-     pytest.param({"max_points": 0}, id="zero-points"), pytest.param({"max_future_skew_s": -1}, id="negative-skew")],
+     pytest.param({"max_points": 0}, id="zero-points"), pytest.param({"max_future_skew_s": -1}, id="negative-skew"),
+     pytest.param({"max_days": 0}, id="zero-days"), pytest.param({"max_age": timedelta(0)}, id="zero-age")],
 )
 def test_limits_refuse_nonsense(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="ParserLimits"):

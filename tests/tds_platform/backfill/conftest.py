@@ -22,7 +22,9 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
+from ingest_stream.coordination.client_ids import load_key, writer_client_id
 from ingest_stream.mqtt_session import BrokerAddress
+from ingest_stream.settings import IngestSettings
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.stack import LocalStack
 from tests.ingest_stream.conftest import WriterProcess, wipe_session
@@ -177,7 +179,7 @@ class BackfillRig:
 
     @property
     def writer_client_id(self) -> str:
-        return f"tds-ingest-solo-{self.tenant}-w"
+        return writer_client_id(IngestSettings(instance_id=f"{self.tenant}-w"), load_key(self.url))
 
     def start_writer(self) -> None:
         self.writer = WriterProcess({

@@ -68,10 +68,12 @@ def _as_from_a_terminal() -> None:
 def platform() -> Iterator[dict[str, object]]:
     root = Path(tempfile.mkdtemp(prefix="tds-up-"))
     root.chmod(0o755)
-    ports = {"pg": free_port(), "mqtt": free_port(), "ui": free_port(), "writer": free_port()}
+    ports = {"pg": free_port(), "mqtt": free_port(), "mqtt_service": free_port(), "ui": free_port(),
+             "writer": free_port()}
     log = (root / "up.log").open("wb")
     proc = subprocess.Popen(
         [TDS, "up", "--stack-dir", str(root), "--pg-port", str(ports["pg"]), "--mqtt-port", str(ports["mqtt"]),
+         "--mqtt-service-port", str(ports["mqtt_service"]),
          "--ui-port", str(ports["ui"]), "--writer-port", str(ports["writer"]), "--history", "30m"],
         stdout=log, stderr=subprocess.STDOUT, preexec_fn=_as_from_a_terminal)
     yield {"proc": proc, "root": root, **ports}

@@ -37,11 +37,12 @@ def test_broker_config_overrides_the_defaults_that_lose_data(stack: LocalStack) 
 def test_cli_up_status_down_leaves_no_process_and_keeps_data() -> None:
     root = Path(tempfile.mkdtemp(prefix="tds-cli-"))
     root.chmod(0o755)
-    pg_port, mqtt_port = free_port(), free_port()
+    pg_port, mqtt_port, service_port = free_port(), free_port(), free_port()
     tds = [sys.executable, "-m", "tds_platform.cli.main"]
     try:
         up = subprocess.run([*tds, "stack", "up", "--stack-dir", str(root), "--pg-port", str(pg_port),
-                             "--mqtt-port", str(mqtt_port)], capture_output=True, text=True, check=False)
+                             "--mqtt-port", str(mqtt_port), "--mqtt-service-port", str(service_port)],
+                            capture_output=True, text=True, check=False)
         assert up.returncode == 0, up.stderr
         status = subprocess.run([*tds, "stack", "status", "--stack-dir", str(root)],
                                 capture_output=True, text=True, check=False)
