@@ -21,7 +21,12 @@ class BackfillSettings(BaseSettings):
     settle_s: float = Field(
         default=3.0, ge=0, description="after the final answer, wait until no new reading landed for this long"
     )
-    poll_s: float = Field(default=0.5, gt=0, description="how often the answer and the landed readings are checked")
+    answer_check_interval_s: int = Field(
+        default=15, ge=5, description="how often the backfill_answers sensor looks at commands waiting for an answer"
+    )
+    max_judged_per_tick: int = Field(
+        default=200, ge=1, description="waiting commands the backfill_answers sensor looks at per tick (oldest first)"
+    )
     open_gap_min_age_s: float = Field(
         default=900.0, ge=0, description="the sensor requests an open gap once its silence has lasted this long"
     )

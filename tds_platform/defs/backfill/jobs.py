@@ -1,10 +1,11 @@
 """The `gap_backfill` job: gaps of one equipment by id (what the sensor launches, one run per batch),
 one gap by id, or an equipment and window an operator chooses in the Launchpad.
 
-The op only turns config into a request, runs `tds_platform.backfill` and reports; when readings
-landed it records the window (for a batch, the union window its one command asked for) as an
-observation of `telemetry`, which the refresh sensor turns into rollup and quality
-re-materializations. It never writes readings or gap boundaries.
+The op only turns config into a request, sends its one resend command and reports: a run takes a
+few seconds and never waits for the device. The backfill_answers sensor follows the answer, judges
+each gap, and records the window of readings that landed as an observation of `telemetry`, which
+the refresh sensor turns into rollup and quality re-materializations. It never writes readings or
+gap boundaries.
 """
 
 from datetime import UTC, datetime
@@ -13,23 +14,21 @@ import dagster as dg
 from pydantic import Field
 
 from tds_platform.backfill.command import CommandError
-from tds_platform.backfill.plan import Window, iso
+from tds_platform.backfill.plan import Window
 from tds_platform.backfill.run import (
-    Backfill,
     BackfillRequest,
     BackfillRequestError,
     request_for_gaps,
     request_for_window,
+    send,
 )
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.defs.backfill.resources import CommandBrokerResource
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.quality.settings import QualitySettings
+from tds_platform.defs.run_queue import REPAIR_PRIORITY, Lane, lane_tags
 
 JOB_NAME = "gap_backfill"
 OP_NAME = "backfill_gap"
-TELEMETRY = dg.AssetKey("telemetry")
-WINDOW_START, WINDOW_END = "backfill_window_start", "backfill_window_end"
 
 
 class GapBackfillConfig(dg.Config):
@@ -91,8 +90,9 @@ def cleared_gaps(config: GapBackfillConfig, request: BackfillRequest | None) -> 
     return sorted(set(named_gaps(config) or ()) - asked)
 
 
-def build_backfill_job(settings: BackfillSettings, quality: QualitySettings) -> dg.JobDefinition:
-    @dg.op(name=OP_NAME, description="Ask the equipment once to resend the window, follow its answer, judge each gap.")
+def build_backfill_job(settings: BackfillSettings) -> dg.JobDefinition:
+    @dg.op(name=OP_NAME, description="Ask the equipment once to resend the window; the backfill_answers sensor "
+                                     "judges its answer.")
     def backfill_gap(context: dg.OpExecutionContext, config: GapBackfillConfig, database: DatabaseResource,
                      command_broker: CommandBrokerResource) -> None:
         try:
@@ -105,26 +105,18 @@ def build_backfill_job(settings: BackfillSettings, quality: QualitySettings) -> 
         if request is None:
             context.add_output_metadata({"skipped": f"gaps {cleared} already cleared"})
             return
-        backfill = Backfill(database.engine(), command_broker.resolved_url(), settings, quality.gap_factor)
         try:
-            report = backfill.run(request)
+            sent = send(database.engine(), command_broker.resolved_url(), request, context.run_id)
         except CommandError as error:
             raise dg.Failure(description=f"the resend command was not sent: {error}") from None
-        for gap_id, detail in report.details.items():
-            context.log.info(f"gap {gap_id}: {report.outcomes[gap_id].value} — {detail}")
-        if report.readings_landed > 0:
-            context.log_event(dg.AssetObservation(asset_key=TELEMETRY, metadata={
-                WINDOW_START: iso(request.window.start), WINDOW_END: iso(request.window.end),
-                "readings_landed": report.readings_landed, "cmd_id": report.cmd_id,
-            }))
-        context.add_output_metadata(report.metadata())
+        context.log.info(f"command {sent.cmd_id}: {sent.metadata()['status']}")
+        context.add_output_metadata(sent.metadata())
 
-    # Repairs queue behind the schedules (priority -1) and run two at a time, so a burst of old gaps
-    # never starves the rollup and quality refreshes of run slots.
-    @dg.job(name=JOB_NAME, tags={"tds/domain": "backfill", "dagster/priority": "-1"},
-            description="Repair gaps of one equipment: ask it once to resend them (MQTT cmd), wait for the data, "
-                        "record each gap's outcome in tds.gaps. Config: gap_id, gap_ids (one equipment), or "
-                        "tenant/equipment/[metric]/window_start/window_end.")
+    # A run only sends (seconds), so repairs need one run slot at most; they yield to the schedules.
+    @dg.job(name=JOB_NAME, tags=lane_tags(Lane.BACKFILL, REPAIR_PRIORITY),
+            description="Repair gaps of one equipment: ask it once to resend them (MQTT cmd); the backfill_answers "
+                        "sensor waits for the data and records each gap's outcome in tds.gaps. Config: gap_id, "
+                        "gap_ids (one equipment), or tenant/equipment/[metric]/window_start/window_end.")
     def gap_backfill() -> None:
         backfill_gap()
 
