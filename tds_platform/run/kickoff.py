@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from tds_platform.defs.partitions import hourly_partitions_with_current
+from tds_platform.defs.partitions import daily_partitions_with_current, hourly_partitions_with_current
 from tds_platform.defs.quality.schedules import closed_hours
 from tds_platform.defs.rollups.schedules import range_tags, trailing_range
 from tds_platform.defs.rollups.settings import RollupSettings
@@ -29,10 +29,14 @@ LIVE_DATA = "SELECT coalesce(max(last_seen) > now() - interval '1 minute', false
 def first_runs(now: datetime) -> list[tuple[str, dict[str, str]]]:
     """(job, partition-range tags): the same windows the schedules will keep refreshing. Intervals
     first: its hourly schedule would otherwise leave every quality run until then inferring each
-    series' interval inline (correct, several times slower)."""
-    rollups = trailing_range(hourly_partitions_with_current, timedelta(hours=1), now, RollupSettings().trailing_hours)
-    return [("series_intervals_job", {}), ("refresh_rollups", range_tags(rollups)),
-            ("quality_hourly_job", range_tags(closed_hours(now, QualitySettings().trailing_hours)))]
+    series' interval inline (correct, several times slower). The daily rollups too, whose schedule
+    runs every 30 minutes: the marts' automation builds today's marts as soon as these succeeded."""
+    rollups = RollupSettings()
+    hours = trailing_range(hourly_partitions_with_current, timedelta(hours=1), now, rollups.trailing_hours)
+    days = trailing_range(daily_partitions_with_current, timedelta(days=1), now, rollups.trailing_days)
+    return [("series_intervals_job", {}), ("refresh_rollups", range_tags(hours)),
+            ("quality_hourly_job", range_tags(closed_hours(now, QualitySettings().trailing_hours))),
+            ("refresh_daily_rollups", range_tags(days))]
 
 
 def wait_for_live_data(url: str, timeout_s: float) -> bool:

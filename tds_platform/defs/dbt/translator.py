@@ -8,6 +8,7 @@ named like the tables. A source not listed here fails loading instead of danglin
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -18,18 +19,25 @@ UPSTREAM_ASSET_KEYS: Mapping[str, dg.AssetKey] = {
     name: dg.AssetKey(name)
     for name in ("telemetry_1h", "telemetry_1d", "quality_hourly", "gaps", "equipment", "metric_spec")
 }
-# Not time-partitioned: an update says nothing about which days changed, so it must not trigger a
-# refresh of every day (gaps change together with quality_hourly, which does trigger).
+# Not time-partitioned: an update says nothing about which days changed, so it refreshes only the
+# RECENT_DAYS (gaps change with every quality run; an older day's marts follow its own partitions).
 CONTEXT_ASSET_KEYS = (UPSTREAM_ASSET_KEYS["gaps"], UPSTREAM_ASSET_KEYS["equipment"], UPSTREAM_ASSET_KEYS["metric_spec"])
+RECENT_DAYS = timedelta(days=2)
 MART_KEY_PREFIX = "analytics"
 GROUP_NAME = "analytics"
 
-# eager() without its latest-window restriction: a day whose upstream partitions are re-run (a
-# gap backfill three days back) is refreshed too, not only the newest day.
+# A day's marts are rebuilt once something they read for that day updated and nothing upstream of
+# it is still running. Not eager(), on purpose:
+# - no in_latest_time_window() on partitioned inputs: a day whose rollups or quality are re-run (a
+#   gap backfill three days back) is refreshed too, not only the newest day;
+# - no ~any_deps_missing(): a day whose readings began mid-day never has its earlier hours rolled
+#   up, so "every upstream hour materialized" never held and no mart was ever built (seen under
+#   `make up`); a day is built from what exists and rebuilt as more lands;
+# - no newly_missing(): every past day is missing, and would be built empty.
 REFRESH_AFTER_UPSTREAM = (
-    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated().ignore(
-        dg.AssetSelection.assets(*CONTEXT_ASSET_KEYS))).since_last_handled()
-    & ~dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(*CONTEXT_ASSET_KEYS))
+    (dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets(*CONTEXT_ASSET_KEYS))
+     | (dg.AutomationCondition.in_latest_time_window(RECENT_DAYS) & dg.AutomationCondition.any_deps_updated())
+     ).since_last_handled()
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("refresh after upstream partitions")

@@ -20,7 +20,11 @@ from tds_platform.defs.dbt.connection import dbt_connection_env, process_environ
 from tds_platform.defs.dbt.project import DBT_PROJECT_DIR, dbt_project, manifest_is_current, prepare_manifest
 from tds_platform.defs.dbt.resource import platform_dbt
 from tds_platform.defs.dbt.translator import REFRESH_AFTER_UPSTREAM
-from tds_platform.defs.partitions import daily_partitions, hourly_partitions
+from tds_platform.defs.partitions import (
+    daily_partitions_with_current,
+    hourly_partitions,
+    hourly_partitions_with_current,
+)
 
 MARTS = ("equipment_hourly", "equipment_daily", "equipment_availability", "data_quality_scorecard",
          "site_daily_kpis")
@@ -34,8 +38,8 @@ UPSTREAM = {
 }
 # Stand-ins for the assets the rollup and quality domains build, with the keys they promise.
 UPSTREAM_STUBS = [
-    dg.AssetSpec("telemetry_1h", partitions_def=hourly_partitions),
-    dg.AssetSpec("telemetry_1d", partitions_def=daily_partitions),
+    dg.AssetSpec("telemetry_1h", partitions_def=hourly_partitions_with_current),
+    dg.AssetSpec("telemetry_1d", partitions_def=daily_partitions_with_current),
     dg.AssetSpec("quality_hourly", partitions_def=hourly_partitions),
     dg.AssetSpec("gaps"),
     dg.AssetSpec("equipment"),
@@ -75,7 +79,7 @@ def test_dbt_tests_show_as_asset_checks_of_each_mart(platform_graph, mart):
 
 
 def test_marts_are_daily_partitioned_backfilled_in_one_run_and_refresh_after_upstream():
-    assert analytics_marts.partitions_def == daily_partitions
+    assert analytics_marts.partitions_def == daily_partitions_with_current, "today too, like the daily rollup"
     assert analytics_marts.backfill_policy == dg.BackfillPolicy.single_run()
     for mart in MARTS:
         assert analytics_marts.specs_by_key[mart_key(mart)].automation_condition == REFRESH_AFTER_UPSTREAM
@@ -83,25 +87,55 @@ def test_marts_are_daily_partitioned_backfilled_in_one_run_and_refresh_after_ups
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
-def test_a_marts_day_is_requested_once_all_its_upstream_hours_are_materialized():
-    """Evaluated against a real instance; the registry (unpartitioned) neither blocks nor triggers."""
-    graph = dg.Definitions.merge(defs, dg.Definitions(assets=UPSTREAM_STUBS))
-    instance = dg.DagsterInstance.ephemeral()
-    selection = dg.AssetSelection.assets(mart_key("equipment_hourly"))
-    cursor = None
+class MartsAutomation:
+    """The marts' automation condition ticking against a real instance, as its sensor does."""
 
-    def tick_after(upstream: str) -> set[str]:
-        nonlocal cursor
-        for hour in range(24):
-            partition = f"2026-03-01-{hour:02d}:00"
-            instance.report_runless_asset_event(dg.AssetMaterialization(upstream, partition=partition))
-        result = dg.evaluate_automation_conditions(defs=graph, instance=instance, asset_selection=selection,
-                                                   cursor=cursor)
-        cursor = result.cursor
-        return result.get_requested_partitions(mart_key("equipment_hourly"))
+    def __init__(self, now: datetime) -> None:
+        self.graph = dg.Definitions.merge(defs, dg.Definitions(assets=UPSTREAM_STUBS))
+        self.instance = dg.DagsterInstance.ephemeral()
+        self.now = now
+        self.cursor = None
 
-    assert tick_after("telemetry_1h") == set()  # quality_hourly of that day still missing
-    assert tick_after("quality_hourly") == {"2026-03-01"}
+    def materialized(self, upstream: str, partitions: list[str | None]) -> None:
+        for partition in partitions:
+            self.instance.report_runless_asset_event(dg.AssetMaterialization(upstream, partition=partition))
+
+    def tick(self, *marts: str) -> dict[str, set[str]]:
+        """The days requested per mart on this tick (marts with none left out)."""
+        selection = dg.AssetSelection.assets(*(mart_key(mart) for mart in marts))
+        result = dg.evaluate_automation_conditions(defs=self.graph, instance=self.instance, asset_selection=selection,
+                                                   evaluation_time=self.now, cursor=self.cursor)
+        self.cursor = result.cursor
+        requested = {mart: result.get_requested_partitions(mart_key(mart)) for mart in marts}
+        return {mart: days for mart, days in requested.items() if days}
+
+
+NOW = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)
+
+
+def test_a_day_is_built_once_its_upstream_partitions_updated_even_if_its_readings_began_mid_day():
+    automation = MartsAutomation(NOW)
+    assert automation.tick("equipment_hourly", "equipment_daily") == {}, "no past day is built empty"
+
+    # `make up` at 14:30: the simulator's history starts at 08:30, so 00:00-07:00 never get rolled up.
+    automation.materialized("telemetry_1h", [f"2026-03-05-{hour:02d}:00" for hour in range(8, 15)])
+    assert automation.tick("equipment_hourly", "equipment_daily") == {"equipment_hourly": {"2026-03-05"}}
+    assert automation.tick("equipment_hourly", "equipment_daily") == {}, "nothing new: nothing rebuilt"
+    automation.materialized("quality_hourly", ["2026-03-05-13:00"])
+    automation.materialized("telemetry_1d", ["2026-03-05"])
+    assert automation.tick("equipment_hourly", "equipment_daily") == {
+        "equipment_hourly": {"2026-03-05"}, "equipment_daily": {"2026-03-05"}}
+
+
+def test_a_backfilled_past_day_is_rebuilt_and_gaps_refresh_only_the_recent_days():
+    automation = MartsAutomation(NOW)
+    automation.tick("equipment_hourly", "equipment_availability")
+
+    automation.materialized("telemetry_1h", ["2026-03-01-10:00"])
+    automation.materialized("gaps", [None])
+
+    assert automation.tick("equipment_hourly", "equipment_availability") == {
+        "equipment_hourly": {"2026-03-01"}, "equipment_availability": {"2026-03-04", "2026-03-05"}}
 
 
 def test_a_partition_range_reaches_dbt_as_window_vars():
