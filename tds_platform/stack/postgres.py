@@ -69,7 +69,8 @@ class LocalPostgres:
                     "the TimescaleDB extension is not installed; run `make up` (it builds it) "
                     "or start the stack without it"
                 )
-            lines += ["shared_preload_libraries = 'timescaledb'", f"timescaledb.license = '{layout.timescaledb_license}'"]
+            lines += ["shared_preload_libraries = 'timescaledb'",
+                      f"timescaledb.license = '{layout.timescaledb_license}'"]
         else:
             lines = [line for line in lines if not line.startswith("timescaledb.")]
         if not layout.durable:

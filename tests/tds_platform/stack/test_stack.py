@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tds_platform.stack import LocalStack, StackLayout
 from tds_platform.stack.layout import free_port
@@ -80,3 +82,22 @@ def test_cli_adds_and_removes_device_accounts(stack: LocalStack) -> None:
     refused = CliRunner().invoke(cli, ["stack", "user", "remove", "tds-ingest", "--stack-dir", root])
     assert refused.exit_code == 1
     assert "service account" in refused.output
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the servers as their own users")
+def test_a_stack_that_the_service_users_cannot_reach_is_refused_at_once_in_one_sentence() -> None:
+    """A clone in a folder only root may enter (`mktemp -d`, /root): initdb, running as postgres,
+    used to fail with `could not change directory ...: Permission denied`."""
+    private = Path(tempfile.mkdtemp(prefix="tds-private-"))  # mode 0700
+    root = private / "clone" / ".tds"
+    try:
+        up = subprocess.run([sys.executable, "-m", "tds_platform.cli.main", "stack", "up", "--stack-dir", str(root),
+                             "--pg-port", str(free_port()), "--mqtt-port", str(free_port())],
+                            capture_output=True, text=True, check=False, timeout=60)
+        assert up.returncode != 0
+        [line] = up.stderr.strip().splitlines()
+        assert f"the postgres user, which the local PostgreSQL runs as, cannot enter {private} (mode 700)" in line
+        assert f"`chmod o+x {private}`" in line and "--stack-dir" in line
+        assert not (root / "postgres").exists(), "nothing was started"
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
