@@ -61,15 +61,14 @@ class Sent:
     request: BackfillRequest
     unsent: str | None = None
 
-    def metadata(self) -> dict[str, str]:
+    def summary(self) -> str:
+        """One line for the run's log and metadata."""
         request = self.request
-        return {
-            "cmd_id": self.cmd_id, "tenant": request.tenant, "equipment": request.equipment,
-            "metrics": ", ".join(request.metrics) if request.metrics else "(all)",
-            "window_start": iso(request.window.start), "window_end": iso(request.window.end),
-            "gaps": ", ".join(str(gap.id) for gap in request.gaps) or "-",
-            "status": self.unsent or "sent; the backfill_answers sensor judges the answer",
-        }
+        metrics = ", ".join(request.metrics) if request.metrics else "all metrics"
+        gaps = ", ".join(str(gap.id) for gap in request.gaps) or "-"
+        return (f"{self.cmd_id}: {request.tenant}/{request.equipment} ({metrics}) {iso(request.window.start)} to "
+                f"{iso(request.window.end)}, gaps {gaps}: "
+                f"{self.unsent or 'sent; the backfill_answers sensor judges the answer'}")
 
 
 def request_for_gaps(engine: Engine, gap_ids: Sequence[int], settings: BackfillSettings,

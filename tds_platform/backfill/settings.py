@@ -36,7 +36,8 @@ class BackfillSettings(BaseSettings):
                     "(the device then also resends what lies between them)",
     )
     max_requests_per_tick: int = Field(
-        default=10, ge=1, description="backfill runs (each one equipment's batch of gaps) the sensor requests per tick"
+        default=10, ge=1,
+        description="resend commands (each one equipment's batch of gaps) the sensor asks for per tick, in one run",
     )
     lookback_days: float = Field(default=7.0, gt=0, description="the sensor ignores gaps that started earlier")
     sensor_interval_s: int = Field(default=60, ge=10, description="how often the new-gap sensor looks")

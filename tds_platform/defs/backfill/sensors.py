@@ -12,7 +12,7 @@ requests runs of assets defined elsewhere and never writes data itself.
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -35,9 +35,9 @@ from tds_platform.defs.backfill.refresh import (
 )
 from tds_platform.defs.resources import DatabaseResource
 
-# Which gaps a gap_backfill run covers, for filtering and reading in the UI (the full list is in its
-# run config): the ids (the first few, for a large batch), how many, and whose they are.
-GAP_IDS_TAG, GAP_COUNT_TAG = "tds/gap_ids", "tds/gap_count"
+# Which gaps a gap_backfill run covers, for filtering and reading in the UI (the full lists are in
+# its run config): the gap ids (the first few, for a large run), how many, and whose they are.
+GAP_IDS_TAG, GAP_COUNT_TAG, COMMAND_COUNT_TAG = "tds/gap_ids", "tds/gap_count", "tds/command_count"
 TENANT_TAG, EQUIPMENT_TAG = "tds/tenant", "tds/equipment"
 # Run keys and tags are indexed by Dagster's run storage; past this length a list of ids is shortened.
 MAX_LISTED_CHARS = 120
@@ -57,8 +57,8 @@ PENDING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING]
 
 def batch_run_key(gap_ids: Sequence[int]) -> str:
     """Deterministic and unique per set of gaps: `gap-<id>` for one (the key single-gap runs always
-    had), `gaps-<id>-<id>...` for a batch, and for a batch too long to list its first and last id,
-    count and a digest of all ids. A gap is in one batch only, so no two batches share a key."""
+    had), `gaps-<id>-<id>...` for several, and for too many to list their first and last id, count
+    and a digest of all ids. A gap is requested by one tick only, so no two runs share a key."""
     ids = sorted(gap_ids)
     if len(ids) == 1:
         return f"gap-{ids[0]}"
@@ -69,34 +69,38 @@ def batch_run_key(gap_ids: Sequence[int]) -> str:
     return f"gaps-{ids[0]}-to-{ids[-1]}-n{len(ids)}-{digest}"
 
 
-def listed_ids(gap_ids: Sequence[int]) -> str:
-    """The ids comma-separated, or as many as fit and `+<n> more`."""
-    ids = [str(gap_id) for gap_id in sorted(gap_ids)]
-    shown = ids
+def listed(values: Sequence[str]) -> str:
+    """The values comma-separated, or as many as fit and `+<n> more`."""
+    shown = list(values)
     while len(",".join(shown)) > MAX_LISTED_CHARS:
         shown = shown[:-1]
-    return ",".join(shown) + (f",+{len(ids) - len(shown)} more" if len(shown) < len(ids) else "")
+    return ",".join(shown) + (f",+{len(values) - len(shown)} more" if len(shown) < len(values) else "")
 
 
-def gap_run_request(gap_ids: Sequence[int], tenant: str, equipment: str) -> dg.RunRequest:
-    """One gap_backfill run for a batch of one equipment's gaps."""
-    config = dg.RunConfig(ops={OP_NAME: GapBackfillConfig(gap_ids=list(gap_ids))})
-    tags = {GAP_IDS_TAG: listed_ids(gap_ids), GAP_COUNT_TAG: str(len(gap_ids)), TENANT_TAG: tenant,
-            EQUIPMENT_TAG: equipment}
-    return dg.RunRequest(run_key=batch_run_key(gap_ids), run_config=config, tags=tags)
+def gap_run_request(batches: Sequence[Sequence[int]], owners: Mapping[int, tuple[str, str]]) -> dg.RunRequest:
+    """One gap_backfill run for a tick's batches (each of one equipment's gaps: one command each);
+    `owners` maps a gap id to its (tenant, equipment)."""
+    ids = sorted(gap_id for batch in batches for gap_id in batch)
+    config = dg.RunConfig(ops={OP_NAME: GapBackfillConfig(batches=[list(batch) for batch in batches])})
+    whose = [owners[batch[0]] for batch in batches]
+    tags = {GAP_IDS_TAG: listed([str(gap_id) for gap_id in ids]), GAP_COUNT_TAG: str(len(ids)),
+            COMMAND_COUNT_TAG: str(len(batches)), TENANT_TAG: listed(sorted({tenant for tenant, _ in whose})),
+            EQUIPMENT_TAG: listed(sorted({equipment for _, equipment in whose}))}
+    return dg.RunRequest(run_key=batch_run_key(ids), run_config=config, tags=tags)
 
 
 def build_new_gap_sensor(job: dg.JobDefinition, settings: BackfillSettings) -> dg.SensorDefinition:
-    """TDS_BACKFILL_MAX_REQUESTS_PER_TICK counts runs, not gaps: a run is what takes a run slot and
-    seconds to start, and counting gaps could split one equipment's batch over two ticks (two
-    commands for one window)."""
+    """One run per tick however many equipments it asks: sending takes milliseconds, a run's process
+    start-up ~20 s of a busy 2-core machine. TDS_BACKFILL_MAX_REQUESTS_PER_TICK counts commands, not
+    gaps: counting gaps could split one equipment's batch over two ticks (two commands for one window)."""
     margin, slack = timedelta(seconds=settings.margin_s), timedelta(seconds=settings.batch_slack_s)
 
     @dg.sensor(name="new_gap_backfills", job=job, minimum_interval_seconds=settings.sensor_interval_s,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description="Launch gap_backfill for new gaps: closed ones at once, open ones once their silence has "
-                           "lasted TDS_BACKFILL_OPEN_GAP_MIN_AGE_S; one run per equipment for its gaps that lie within "
-                           "TDS_BACKFILL_BATCH_SLACK_S of each other; at most TDS_BACKFILL_MAX_REQUESTS_PER_TICK runs.")
+                           "lasted TDS_BACKFILL_OPEN_GAP_MIN_AGE_S; one command per equipment for its gaps that lie "
+                           "within TDS_BACKFILL_BATCH_SLACK_S of each other; at most "
+                           "TDS_BACKFILL_MAX_REQUESTS_PER_TICK commands, all in one run.")
     def new_gap_backfills(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult:
         now = datetime.now(UTC)
         since = now - timedelta(days=settings.lookback_days)
@@ -111,9 +115,8 @@ def build_new_gap_sensor(job: dg.JobDefinition, settings: BackfillSettings) -> d
         if not batches:
             return dg.SensorResult(skip_reason=dg.SkipReason("no new gap to backfill"), cursor=cursor)
         context.log.info(f"requesting backfills for gaps {[list(batch) for batch in batches]}")
-        owner = {span.id: (span.tenant, span.equipment) for span in spans}
-        return dg.SensorResult(run_requests=[gap_run_request(batch, *owner[batch[0]]) for batch in batches],
-                               cursor=cursor)
+        owners = {span.id: (span.tenant, span.equipment) for span in spans}
+        return dg.SensorResult(run_requests=[gap_run_request(batches, owners)], cursor=cursor)
 
     return new_gap_backfills
 

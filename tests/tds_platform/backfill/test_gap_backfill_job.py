@@ -1,5 +1,5 @@
-"""The gap_backfill job as the new-gap sensor launches it (one run per equipment's batch of gaps: one
-command, each gap judged on its own by the backfill_answers sensor) and as an operator launches it
+"""The gap_backfill job as the new-gap sensor launches it (one run per tick, one command per
+equipment's batch of gaps, each gap judged on its own by the backfill_answers sensor) and as an operator launches it
 (one gap id, or equipment + window), and the refresh it triggers: stage 1 re-materializes the
 hourly rollups over the window, stage 2 the daily one after stage 1 succeeded."""
 
@@ -217,6 +217,24 @@ def test_a_run_never_waits_for_a_device_that_does_not_answer(
     assert len(device.commands) == 1
 
 
+def test_one_run_sends_each_equipment_of_a_tick_its_own_command(
+        rig: BackfillRig, fast: BackfillSettings, instance: dg.DagsterInstance) -> None:
+    answering = rig.seed_equipment("ch-1", {"temp": [(17, 36)]})
+    other = rig.seed_equipment("ch-2", {"temp": [(20, 30)], "pressao": [(20, 30)]})
+    rig.start_writer()
+    first, second = rig.device("done", equipment="ch-1"), rig.device("done", equipment="ch-2",
+                                                                      metrics=("temp", "pressao"))
+
+    [request] = sensor_requests(rig, fast, instance)
+    result, landings = launch(rig, fast, instance, request)
+
+    assert result.success and len(first.commands) == len(second.commands) == 1
+    assert first.commands[0]["args"]["metrics"] == ["temp"]
+    assert second.commands[0]["args"]["metrics"] == ["pressao", "temp"]
+    assert [rig.gap(gap_id)["backfill_status"] for gap_id in answering + other] == ["filled"] * 3
+    assert sorted(landing.metadata["equipment"].value for landing in landings) == ["ch-1", "ch-2"]
+
+
 def test_each_gap_of_a_batch_is_judged_on_its_own(
         rig: BackfillRig, fast: BackfillSettings, instance: dg.DagsterInstance) -> None:
     short, long = rig.seed_equipment(rig.equipment, {"temp": [(10, 20)], "pressao": [(18, 40)]})
@@ -283,8 +301,10 @@ def test_an_operator_still_backfills_one_gap_by_its_id(
 
 @pytest.mark.parametrize(("config", "sentence"), [
     (lambda first, second: {"gap_ids": [first, second]}, "the gaps belong to more than one equipment"),
-    (lambda first, second: {"gap_ids": []}, "gap_ids is empty"),
-    (lambda first, second: {"gap_id": first, "gap_ids": [second]}, "give either gap_id or gap_ids, not both"),
+    (lambda first, second: {"batches": [[first], [first, second]]}, "the gaps belong to more than one equipment"),
+    (lambda first, second: {"gap_ids": []}, "gap_ids names no gap"),
+    (lambda first, second: {"batches": [[first], []]}, "batches names no gap"),
+    (lambda first, second: {"gap_id": first, "gap_ids": [second]}, "give only one of gap_ids and gap_id"),
 ])
 def test_config_naming_gaps_wrongly_fails_in_one_sentence(
         rig: BackfillRig, fast: BackfillSettings, instance: dg.DagsterInstance,

@@ -1,8 +1,8 @@
 """The backfill sensors against real Dagster instances: the new-gap sensor (each gap requested once,
-one run per equipment's batch of close gaps, thresholds, bound per tick) over a real database, and
-the refresh sensor coalescing every landing a tick sees into one group of refresh runs (landings
-are reported as the backfill_answers sensor reports them; refresh runs are recorded from the
-sensor's requests and moved through their statuses by hand)."""
+one command per equipment's batch of close gaps and one run per tick, thresholds, bound per tick)
+over a real database, and the refresh sensor coalescing every landing a tick sees into one group of
+refresh runs (landings are reported as the backfill_answers sensor reports them; refresh runs are
+recorded from the sensor's requests and moved through their statuses by hand)."""
 
 import json
 from collections import Counter
@@ -29,10 +29,12 @@ from tds_platform.defs.backfill.refresh import (
 )
 from tds_platform.defs.backfill.sensors import (
     CMD_ID,
+    COMMAND_COUNT_TAG,
     EQUIPMENT_TAG,
     GAP_COUNT_TAG,
     GAP_IDS_TAG,
     TELEMETRY,
+    TENANT_TAG,
     WINDOW_END,
     WINDOW_START,
     RefreshCursor,
@@ -63,24 +65,25 @@ def add_gap(url: str, metric: str, start: datetime, end: datetime | None, status
 
 def ticked(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, url: str,
            cursor: str | None) -> tuple[list[list[int]], str | None]:
-    """The gap ids of each requested run, and the new cursor; every request is checked to carry its
-    gaps in its config, run key and tags."""
+    """The gap ids of each command the tick asks for, and the new cursor; the tick's one run is
+    checked to carry all its gaps in its config, run key and tags."""
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                       resources={"database": DatabaseResource(url=url)})
     result = sensor(context)
-    batches = []
-    for request in result.run_requests or []:
-        gap_ids = request.run_config["ops"]["backfill_gap"]["config"]["gap_ids"]
-        assert gap_ids == sorted(gap_ids) and request.run_key == batch_run_key(gap_ids)
-        assert request.tags[GAP_IDS_TAG] == ",".join(map(str, gap_ids))
-        assert request.tags[GAP_COUNT_TAG] == str(len(gap_ids))
-        batches.append(gap_ids)
+    if not result.run_requests:
+        return [], result.cursor
+    [request] = result.run_requests
+    batches = request.run_config["ops"]["backfill_gap"]["config"]["batches"]
+    gap_ids = sorted(gap_id for batch in batches for gap_id in batch)
+    assert all(batch == sorted(batch) for batch in batches) and request.run_key == batch_run_key(gap_ids)
+    assert request.tags[GAP_IDS_TAG] == ",".join(map(str, gap_ids))
+    assert request.tags[GAP_COUNT_TAG] == str(len(gap_ids)) and request.tags[COMMAND_COUNT_TAG] == str(len(batches))
     return batches, result.cursor
 
 
 def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, url: str,
          cursor: str | None) -> tuple[list[int], str | None]:
-    """The gap ids requested (one run each in the tests that use this), and the new cursor."""
+    """The gap ids requested (one command each in the tests that use this), and the new cursor."""
     batches, cursor = ticked(sensor, instance, url, cursor)
     return [gap_id for batch in batches for gap_id in batch], cursor
 
@@ -139,7 +142,7 @@ def test_the_gaps_of_one_silent_equipment_are_one_run_and_never_requested_again(
     result = sensor(context)
 
     [request] = result.run_requests
-    assert request.run_config["ops"]["backfill_gap"]["config"]["gap_ids"] == gap_ids
+    assert request.run_config["ops"]["backfill_gap"]["config"]["batches"] == [gap_ids]
     assert request.run_key == "gaps-" + "-".join(map(str, gap_ids))
     assert request.tags[GAP_IDS_TAG] == ",".join(map(str, gap_ids)) and request.tags[GAP_COUNT_TAG] == "5"
     assert request.tags[EQUIPMENT_TAG] == "ch-1"
@@ -149,7 +152,8 @@ def test_the_gaps_of_one_silent_equipment_are_one_run_and_never_requested_again(
     assert ticked(sensor, instance, database_url, result.cursor)[0] == [], "requested, not started: not asked again"
 
 
-def test_each_equipment_gets_its_own_run(database_url: str, instance: dg.DagsterInstance) -> None:
+def test_each_equipment_gets_its_own_command_and_a_tick_one_run(
+        database_url: str, instance: dg.DagsterInstance) -> None:
     sensor = build_new_gap_sensor(build_backfill_job(SETTINGS), SETTINGS)
     first = silent_device(database_url, "ch-1", NOW - timedelta(hours=2), NOW - timedelta(hours=1, minutes=55))
     second = silent_device(database_url, "ch-2", NOW - timedelta(hours=2), NOW - timedelta(hours=1, minutes=55))
@@ -157,9 +161,12 @@ def test_each_equipment_gets_its_own_run(database_url: str, instance: dg.Dagster
     batches, _ = ticked(sensor, instance, database_url, None)
 
     assert batches == [sorted(first), sorted(second)]
+    context = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource(url=database_url)})
+    [request] = sensor(context).run_requests
+    assert (request.tags[EQUIPMENT_TAG], request.tags[TENANT_TAG]) == ("ch-1,ch-2", "acme")
 
 
-def test_gaps_of_one_equipment_share_a_run_only_when_close_together(
+def test_gaps_of_one_equipment_share_a_command_only_when_close_together(
         database_url: str, instance: dg.DagsterInstance) -> None:
     settings = SETTINGS.model_copy(update={"margin_s": 60, "batch_slack_s": 300})
     sensor = build_new_gap_sensor(build_backfill_job(settings), settings)
@@ -168,7 +175,7 @@ def test_gaps_of_one_equipment_share_a_run_only_when_close_together(
     # windows 2 min (margins) + 4 min apart: within the 5 min slack
     close = add_gap(database_url, "b", start + timedelta(minutes=11), start + timedelta(minutes=12))
     overlapping = add_gap(database_url, "a", start + timedelta(minutes=13), start + timedelta(minutes=14))
-    # 20 min after the batch's end: its own run
+    # 20 min after the batch's end: its own command
     far = add_gap(database_url, "c", start + timedelta(minutes=36), start + timedelta(minutes=40))
 
     batches, _ = ticked(sensor, instance, database_url, None)
@@ -176,7 +183,7 @@ def test_gaps_of_one_equipment_share_a_run_only_when_close_together(
     assert batches == [sorted([early, close, overlapping]), [far]]
 
 
-def test_the_limit_per_tick_counts_runs_and_never_splits_an_equipments_batch(
+def test_the_limit_per_tick_counts_commands_and_never_splits_an_equipments_batch(
         database_url: str, instance: dg.DagsterInstance) -> None:
     sensor = build_new_gap_sensor(build_backfill_job(SETTINGS), SETTINGS)
     devices = {name: silent_device(database_url, name, NOW - timedelta(hours=hours), NOW - timedelta(hours=hours - 1))
@@ -185,7 +192,7 @@ def test_the_limit_per_tick_counts_runs_and_never_splits_an_equipments_batch(
     first, cursor = ticked(sensor, instance, database_url, None)
     second, cursor = ticked(sensor, instance, database_url, cursor)
 
-    assert first == [sorted(devices["ch-1"]), sorted(devices["ch-2"])], "max_requests_per_tick=2: two runs, 10 gaps"
+    assert first == [sorted(devices["ch-1"]), sorted(devices["ch-2"])], "max_requests_per_tick=2: two commands, 10 gaps"
     assert second == [sorted(devices["ch-3"])]
     assert ticked(sensor, instance, database_url, cursor)[0] == []
 
