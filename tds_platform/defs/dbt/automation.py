@@ -15,7 +15,7 @@ marts_automation_sensor = dg.AutomationConditionSensorDefinition(
     "analytics_marts_automation",
     target=dg.AssetSelection.groups(GROUP_NAME),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=30,
     # The marts lane: one dbt build at a time (two would delete and insert the same days at once).
     run_tags=lane_tags(Lane.MARTS),
     description="Refreshes a day's analytics marts after its upstream partitions are (re)materialized.",

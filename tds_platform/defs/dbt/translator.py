@@ -8,7 +8,6 @@ named like the tables. A source not listed here fails loading instead of danglin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -19,28 +18,31 @@ UPSTREAM_ASSET_KEYS: Mapping[str, dg.AssetKey] = {
     name: dg.AssetKey(name)
     for name in ("telemetry_1h", "telemetry_1d", "quality_hourly", "gaps", "equipment", "metric_spec")
 }
-# Not time-partitioned: an update says nothing about which days changed, so it refreshes only the
-# RECENT_DAYS (gaps change with every quality run; an older day's marts follow its own partitions).
-CONTEXT_ASSET_KEYS = (UPSTREAM_ASSET_KEYS["gaps"], UPSTREAM_ASSET_KEYS["equipment"], UPSTREAM_ASSET_KEYS["metric_spec"])
-RECENT_DAYS = timedelta(days=2)
+# The registry: not partitioned and never materialized by Dagster; an update (a registry import
+# reported by hand) says nothing about which days changed, so it must not rebuild every day.
+REGISTRY_ASSET_KEYS = (UPSTREAM_ASSET_KEYS["equipment"], UPSTREAM_ASSET_KEYS["metric_spec"])
 MART_KEY_PREFIX = "analytics"
 GROUP_NAME = "analytics"
 
-# A day's marts are rebuilt once something they read for that day updated and nothing upstream of
-# it is still running. Not eager(), on purpose:
-# - no in_latest_time_window() on partitioned inputs: a day whose rollups or quality are re-run (a
-#   gap backfill three days back) is refreshed too, not only the newest day;
-# - no ~any_deps_missing(): a day whose readings began mid-day never has its earlier hours rolled
-#   up, so "every upstream hour materialized" never held and no mart was ever built (seen under
-#   `make up`); a day is built from what exists and rebuilt as more lands;
+# A day's marts are rebuilt once a partition they read for that day updated (rollups, quality and
+# gaps are time-partitioned) and nothing upstream of it is still running. Not eager(), on purpose:
+# - no in_latest_time_window(): a day whose rollups or quality are re-run (a gap backfill three
+#   days back) is refreshed too, not only the newest day;
+# - ~any_deps_missing() only among the marts (a mart built on another reads its table, which must
+#   exist): a day whose readings began mid-day never has its earlier hours rolled up, so "every
+#   upstream hour materialized" never held and no mart was ever built (seen under `make up`); a
+#   day is built from what exists and rebuilt as more lands;
 # - no newly_missing(): every past day is missing, and would be built empty.
 REFRESH_AFTER_UPSTREAM = (
-    (dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets(*CONTEXT_ASSET_KEYS))
-     | (dg.AutomationCondition.in_latest_time_window(RECENT_DAYS) & dg.AutomationCondition.any_deps_updated())
-     ).since_last_handled()
+    dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets(*REGISTRY_ASSET_KEYS)).since_last_handled()
+    & ~dg.AutomationCondition.any_deps_missing().allow(dg.AssetSelection.groups(GROUP_NAME))
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("refresh after upstream partitions")
+# Today's marts read hours that do not exist yet (quality judges closed hours, rollups reach the
+# running one): without this the backfill daemon refuses to build today ("depends on non-existent
+# partitions"), which is every automation request of more than one day.
+UP_TO_NOW = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
 
 
 class PlatformDbtTranslator(DagsterDbtTranslator):
@@ -57,3 +59,10 @@ class PlatformDbtTranslator(DagsterDbtTranslator):
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
         return REFRESH_AFTER_UPSTREAM if dbt_resource_props["resource_type"] == "model" else None
+
+    def get_partition_mapping(self, dbt_resource_props: Mapping[str, Any],
+                              dbt_parent_resource_props: Mapping[str, Any]) -> dg.PartitionMapping | None:
+        parent = dbt_parent_resource_props
+        if parent["resource_type"] == "source" and UPSTREAM_ASSET_KEYS[parent["name"]] in REGISTRY_ASSET_KEYS:
+            return None
+        return UP_TO_NOW
