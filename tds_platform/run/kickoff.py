@@ -1,19 +1,17 @@
 """The first runs of `tds up`: roll up and judge the simulator's history at once, not at the next tick.
 
-It only submits runs to the Dagster instance's queue (the daemon executes them, the UI shows
-them); it never computes rollups or quality itself.
+It only submits runs to the Dagster instance's queue through the UI's GraphQL API (the daemon
+executes them, the UI shows them); it never computes rollups or quality itself.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
+from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
 from tds_platform.defs.partitions import daily_partitions_with_current, hourly_partitions_with_current
 from tds_platform.defs.quality.schedules import closed_hours
@@ -22,7 +20,6 @@ from tds_platform.defs.rollups.settings import RollupSettings
 from tds_platform.quality.settings import QualitySettings
 from tds_platform.settings import PlatformSettings
 
-REPO = Path(__file__).resolve().parents[2]
 LIVE_DATA = "SELECT coalesce(max(last_seen) > now() - interval '1 minute', false) FROM tds.equipment"
 
 
@@ -53,14 +50,26 @@ def wait_for_live_data(url: str, timeout_s: float) -> bool:
     return False
 
 
-def main() -> int:
+def submit(client: DagsterGraphQLClient, job: str, tags: dict[str, str], timeout_s: float) -> str:
+    """Queue one run through the webserver, which has the code location loaded: `dagster job launch`
+    loaded it again for every run, ~60 s each on a busy 2-core machine. Waits for the webserver."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return client.submit_job_execution(job, tags=tags)
+        except DagsterGraphQLClientError:  # not up yet, or its code location still loading
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(2)
+
+
+def main(ui_port: int) -> int:
     wait_for_live_data(PlatformSettings().resolved_database_url(), timeout_s=180)
-    dagster = str(Path(sys.executable).parent / "dagster")
+    client = DagsterGraphQLClient("127.0.0.1", port_number=ui_port)
     for job, tags in first_runs(datetime.now(UTC)):
-        subprocess.run([dagster, "job", "launch", "-w", str(REPO / "workspace.yaml"), "-j", job,
-                        "--tags", json.dumps(tags)], check=True)
+        submit(client, job, tags, timeout_s=300)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(int(sys.argv[1])))
