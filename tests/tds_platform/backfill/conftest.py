@@ -185,9 +185,9 @@ class BackfillRig:
         return [row[0] for row in rows]
 
     def device(self, mode: str = "done", forget_after: datetime | None = None, equipment: str | None = None,
-               metrics: tuple[str, ...] = ("temp",)) -> FakeDevice:
+               metrics: tuple[str, ...] = ("temp",), memory: list[datetime] | None = None) -> FakeDevice:
         device = FakeDevice(self.stack.device_mqtt_url(self.tenant), self.tenant, self.site,
-                            equipment or self.equipment, self.every, mode, forget_after, metrics)
+                            equipment or self.equipment, memory or self.every, mode, forget_after, metrics)
         self.devices.append(device)
         return device
 
