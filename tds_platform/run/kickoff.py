@@ -11,15 +11,18 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from tds_platform.defs.partitions import daily_partitions_with_current, hourly_partitions_with_current
+from tds_platform.defs.dbt.schedules import recent_days
+from tds_platform.defs.partitions import hourly_partitions_with_current
 from tds_platform.defs.quality.schedules import closed_hours
 from tds_platform.defs.rollups.schedules import range_tags, trailing_range
 from tds_platform.defs.rollups.settings import RollupSettings
 from tds_platform.quality.settings import QualitySettings
 from tds_platform.settings import PlatformSettings
 
+FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 LIVE_DATA = "SELECT coalesce(max(last_seen) > now() - interval '1 minute', false) FROM tds.equipment"
 
 
@@ -27,13 +30,18 @@ def first_runs(now: datetime) -> list[tuple[str, dict[str, str]]]:
     """(job, partition-range tags): the same windows the schedules will keep refreshing. Intervals
     first: its hourly schedule would otherwise leave every quality run until then inferring each
     series' interval inline (correct, several times slower). The daily rollups too, whose schedule
-    runs every 30 minutes: the marts' automation builds today's marts as soon as these succeeded."""
+    runs every 30 minutes."""
     rollups = RollupSettings()
     hours = trailing_range(hourly_partitions_with_current, timedelta(hours=1), now, rollups.trailing_hours)
-    days = trailing_range(daily_partitions_with_current, timedelta(days=1), now, rollups.trailing_days)
     return [("series_intervals_job", {}), ("refresh_rollups", range_tags(hours)),
             ("quality_hourly_job", range_tags(closed_hours(now, QualitySettings().trailing_hours))),
-            ("refresh_daily_rollups", range_tags(days))]
+            ("refresh_daily_rollups", range_tags(recent_days(now, rollups)))]
+
+
+def marts_run(now: datetime) -> tuple[str, dict[str, str]]:
+    """Every mart of the recent days in one run, once the first runs are done: the marts then show
+    the history at once instead of at the marts schedule's next tick."""
+    return "refresh_marts", range_tags(recent_days(now, RollupSettings()))
 
 
 def wait_for_live_data(url: str, timeout_s: float) -> bool:
@@ -63,11 +71,21 @@ def submit(client: DagsterGraphQLClient, job: str, tags: dict[str, str], timeout
             time.sleep(2)
 
 
+def wait_for_runs(client: DagsterGraphQLClient, run_ids: list[str], timeout_s: float) -> None:
+    """Until every run ended (succeeded or not: the marts are built from whatever exists)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(client.get_run_status(run_id) in FINISHED for run_id in run_ids):
+            return
+        time.sleep(5)
+
+
 def main(ui_port: int) -> int:
     wait_for_live_data(PlatformSettings().resolved_database_url(), timeout_s=180)
     client = DagsterGraphQLClient("127.0.0.1", port_number=ui_port)
-    for job, tags in first_runs(datetime.now(UTC)):
-        submit(client, job, tags, timeout_s=300)
+    run_ids = [submit(client, job, tags, timeout_s=300) for job, tags in first_runs(datetime.now(UTC))]
+    wait_for_runs(client, run_ids, timeout_s=900)
+    submit(client, *marts_run(datetime.now(UTC)), timeout_s=60)
     return 0
 
 

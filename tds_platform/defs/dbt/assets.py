@@ -17,6 +17,7 @@ from tds_platform.defs.dbt.project import dbt_project
 from tds_platform.defs.dbt.resource import PlatformDbtResource
 from tds_platform.defs.dbt.translator import PlatformDbtTranslator
 from tds_platform.defs.partitions import daily_partitions_with_current
+from tds_platform.defs.rollups.settings import RollupSettings
 
 
 def build_args(window: dg.TimeWindow) -> list[str]:
@@ -28,7 +29,7 @@ def build_args(window: dg.TimeWindow) -> list[str]:
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    dagster_dbt_translator=PlatformDbtTranslator(),
+    dagster_dbt_translator=PlatformDbtTranslator(RollupSettings().trailing_days),
     partitions_def=daily_partitions_with_current,
     backfill_policy=dg.BackfillPolicy.single_run(),
     name="analytics_marts",

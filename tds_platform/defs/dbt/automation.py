@@ -18,5 +18,6 @@ marts_automation_sensor = dg.AutomationConditionSensorDefinition(
     minimum_interval_seconds=30,
     # The marts lane: one dbt build at a time (two would delete and insert the same days at once).
     run_tags=lane_tags(Lane.MARTS),
-    description="Refreshes a day's analytics marts after its upstream partitions are (re)materialized.",
+    description="Rebuilds an older day's analytics marts after its rollup, quality or gap partitions were re-run "
+                "(recent days are rebuilt every 5 minutes by the marts_refresh schedule).",
 )

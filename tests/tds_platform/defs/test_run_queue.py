@@ -49,7 +49,7 @@ def tags_of(repository: dg.RepositoryDefinition) -> dict[str, Mapping[str, str]]
     marts = repository.get_sensor_def("analytics_marts_automation")
     refreshes = {f"refresh {'+'.join(key.to_user_string() for key in target.keys)}": refresh_tags(target, stage)
                  for stage, keys in STAGES.items() for target in targets(repository, keys)[0]}
-    jobs = ("gap_backfill", "refresh_rollups", "refresh_daily_rollups", "quality_hourly_job",
+    jobs = ("gap_backfill", "refresh_rollups", "refresh_daily_rollups", "quality_hourly_job", "refresh_marts",
             "series_intervals_job", "apply_retention", "dlq_replay")
     return {**{job: repository.get_job(job).tags for job in jobs}, "marts": marts.run_tags, **refreshes}
 

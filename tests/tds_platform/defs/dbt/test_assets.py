@@ -19,7 +19,6 @@ from tds_platform.defs.dbt.assets import analytics_marts, build_args
 from tds_platform.defs.dbt.connection import dbt_connection_env, process_environment
 from tds_platform.defs.dbt.project import DBT_PROJECT_DIR, dbt_project, manifest_is_current, prepare_manifest
 from tds_platform.defs.dbt.resource import platform_dbt
-from tds_platform.defs.dbt.translator import REFRESH_AFTER_UPSTREAM
 from tds_platform.defs.partitions import (
     daily_partitions_with_current,
     hourly_partitions,
@@ -82,9 +81,24 @@ def test_marts_are_daily_partitioned_backfilled_in_one_run_and_refresh_after_ups
     assert analytics_marts.partitions_def == daily_partitions_with_current, "today too, like the daily rollup"
     assert analytics_marts.backfill_policy == dg.BackfillPolicy.single_run()
     for mart in MARTS:
-        assert analytics_marts.specs_by_key[mart_key(mart)].automation_condition == REFRESH_AFTER_UPSTREAM
+        condition = analytics_marts.specs_by_key[mart_key(mart)].automation_condition
+        assert condition.get_label() == "refresh older days after upstream re-runs"
     [sensor] = [s for s in defs.sensors if s.name == "analytics_marts_automation"]
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_the_recent_days_are_one_dbt_run_of_every_mart_every_five_minutes():
+    [schedule] = [s for s in defs.schedules if s.name == "marts_refresh"]
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 5, 14, 32, tzinfo=UTC))
+
+    [request] = schedule.evaluate_tick(context).run_requests
+
+    assert (schedule.cron_schedule, schedule.default_status) == ("2-59/5 * * * *", dg.DefaultScheduleStatus.RUNNING)
+    assert (request.tags["dagster/asset_partition_range_start"],
+            request.tags["dagster/asset_partition_range_end"]) == ("2026-03-04", "2026-03-05")
+    job = defs.resolve_job_def("refresh_marts")
+    assert job.tags == {"tds/domain": "marts"}
+    assert set(job.asset_layer.executable_asset_keys) >= {mart_key(mart) for mart in MARTS}
 
 
 class MartsAutomation:
@@ -113,21 +127,30 @@ class MartsAutomation:
         return {mart: days for mart, days in requested.items() if days}
 
 
-NOW = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)
+NOW = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)  # 2026-03-04 and -05 are the marts schedule's
 
 
-def test_a_day_is_built_once_its_upstream_partitions_updated_even_if_its_readings_began_mid_day():
+def test_an_older_day_is_built_once_its_upstream_partitions_updated_even_if_its_readings_began_mid_day():
     automation = MartsAutomation(NOW)
     assert automation.tick("equipment_hourly", "equipment_daily") == {}, "no past day is built empty"
 
-    # `make up` at 14:30: the simulator's history starts at 08:30, so 00:00-07:00 never get rolled up.
-    automation.materialized("telemetry_1h", [f"2026-03-05-{hour:02d}:00" for hour in range(8, 15)])
-    assert automation.tick("equipment_hourly", "equipment_daily") == {"equipment_hourly": {"2026-03-05"}}
+    # A plant whose readings began at 08:00 on 03-02: 00:00-07:00 of that day never get rolled up.
+    automation.materialized("telemetry_1h", [f"2026-03-02-{hour:02d}:00" for hour in range(8, 24)])
+    assert automation.tick("equipment_hourly", "equipment_daily") == {"equipment_hourly": {"2026-03-02"}}
     assert automation.tick("equipment_hourly", "equipment_daily") == {}, "nothing new: nothing rebuilt"
-    automation.materialized("quality_hourly", ["2026-03-05-13:00"])
-    automation.materialized("telemetry_1d", ["2026-03-05"])
+    automation.materialized("quality_hourly", ["2026-03-02-13:00"])
+    automation.materialized("telemetry_1d", ["2026-03-02"])
     assert automation.tick("equipment_hourly", "equipment_daily") == {
-        "equipment_hourly": {"2026-03-05"}, "equipment_daily": {"2026-03-05"}}
+        "equipment_hourly": {"2026-03-02"}, "equipment_daily": {"2026-03-02"}}
+
+
+def test_the_recent_days_are_left_to_the_marts_schedule():
+    automation = MartsAutomation(NOW)
+    automation.tick("equipment_hourly")
+
+    automation.materialized("telemetry_1h", ["2026-03-04-10:00", "2026-03-05-10:00"])
+
+    assert automation.tick("equipment_hourly") == {}
 
 
 def test_a_backfilled_past_day_is_rebuilt_and_a_registry_update_rebuilds_nothing():
@@ -147,12 +170,12 @@ def test_a_mart_built_on_another_waits_until_that_one_exists():
     marts = ("equipment_daily", "equipment_availability", "data_quality_scorecard")
     automation.tick(*marts)
 
-    automation.materialized("gaps", ["2026-03-05-10:00"])
-    assert automation.tick(*marts) == {"equipment_availability": {"2026-03-05"}}, \
+    automation.materialized("gaps", ["2026-03-02-10:00"])
+    assert automation.tick(*marts) == {"equipment_availability": {"2026-03-02"}}, \
         "the scorecard reads analytics.equipment_daily, which was never built"
     automation.tick(*marts)
-    automation.materialized("telemetry_1d", ["2026-03-05"])
-    assert automation.tick(*marts) == {"equipment_daily": {"2026-03-05"}, "data_quality_scorecard": {"2026-03-05"}}, \
+    automation.materialized("telemetry_1d", ["2026-03-02"])
+    assert automation.tick(*marts) == {"equipment_daily": {"2026-03-02"}, "data_quality_scorecard": {"2026-03-02"}}, \
         "built in the same run as the mart it reads"
 
 
