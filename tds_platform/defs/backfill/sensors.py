@@ -2,8 +2,9 @@
 landed readings -> rollup/quality refreshes.
 
 Built by small factories from BackfillSettings so tests pass their own. The new-gap sensor asks
-for each gap once, batching the close-together gaps of one equipment into one run (run key from
-the batch's gap ids, plus a cursor of requested gaps whose run has not started). The answers
+for each gap once, batching the close-together gaps of one equipment into one command and a tick's
+commands into one run (run key from its gap ids, plus a cursor of requested gaps whose run has not
+started). The answers
 sensor follows the commands those runs sent, so no run waits for a device: it records each gap's
 outcome and reports the window where readings landed as an observation of `telemetry`. The
 refresh sensor coalesces every such landing since its last tick into one group of refreshes, only
@@ -124,7 +125,11 @@ def build_new_gap_sensor(job: dg.JobDefinition, settings: BackfillSettings) -> d
 def build_answer_sensor(settings: BackfillSettings, gap_factor: float) -> dg.SensorDefinition:
     """A sensor rather than a waiting run: a device may take minutes to answer or never answer, and a
     run that waits holds a run slot the schedules need (seen under `make up`: 17 repairs queued
-    behind 2 waiting ones). Each tick is a few queries per waiting command."""
+    behind 2 waiting ones). Each tick is a few queries per waiting command.
+
+    Outcomes are committed before the tick returns its observations: a tick that dies in between
+    loses the observation, not the outcome, and the refresh schedules' trailing windows still
+    rewrite the recent hours the landing touched."""
 
     @dg.sensor(name="backfill_answers", minimum_interval_seconds=settings.answer_check_interval_s,
                default_status=dg.DefaultSensorStatus.RUNNING,
