@@ -1,5 +1,5 @@
-"""The pure part of a backfill: resend windows, which gaps share one command, the command message
-and the outcome of a gap.
+"""The pure part of a backfill: resend windows, which gaps share one command, the command message,
+when a device's answer is complete, and the outcome of a gap.
 
 No I/O and no clock: callers pass `now`, so every rule here is tested with plain values. The
 command follows the simulator's resend protocol (tds_platform/simulate/commands.py), a contract.
@@ -69,6 +69,18 @@ class GapJudgement:
         return self.longest_silence_s <= self.limit_s
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far following a command's answer has got: `settling_since` is when its final answer was
+    seen or the answer timeout passed (None: the device may still answer); `readings_after` the
+    requested series' readings in the window at the last look, `last_landing_at` when that count
+    last changed."""
+
+    settling_since: datetime | None
+    readings_after: int
+    last_landing_at: datetime | None = None
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -123,6 +135,30 @@ def resend_command(cmd_id: str, window: Window, metrics: tuple[str, ...] | None,
     if metrics:
         args["metrics"] = list(metrics)
     return orjson.dumps({"schema": "v1", "cmd_id": cmd_id, "cmd": "resend", "args": args, "ts": iso(now)})
+
+
+def answer_settled(progress: Progress, answer: str | None, requested_at: datetime, now: datetime,
+                   timeout: timedelta) -> datetime | None:
+    """Since when the device has nothing more to say: the first look that saw its final answer, or
+    the first look after the answer timeout; None while it may still answer."""
+    if progress.settling_since is not None:
+        return progress.settling_since
+    if answer in FINAL_ANSWERS or now >= requested_at + timeout:
+        return now
+    return None
+
+
+def follow(progress: Progress, settling_since: datetime, readings: int, all_closed: bool, now: datetime,
+           settle: timedelta, timeout: timedelta) -> tuple[Progress, bool]:
+    """The progress after one look at what landed, and whether the command is ready to be judged.
+
+    After the answer the resent readings may still be on their way (several writers share the
+    load): judge once every gap has closed, or nothing new landed for `settle`, or at the latest
+    `timeout` after the answer."""
+    landed_at = now if readings != progress.readings_after else progress.last_landing_at
+    quiet_since = max(settling_since, landed_at) if landed_at is not None else settling_since
+    ready = all_closed or now - quiet_since >= settle or now >= settling_since + timeout
+    return Progress(settling_since, readings, landed_at), ready
 
 
 def decide(judgement: GapJudgement) -> Outcome:

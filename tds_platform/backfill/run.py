@@ -1,32 +1,30 @@
-"""One gap backfill from request to outcome: mark requested, publish one resend command, follow the
-device's answer in tds.cmd_ack, wait for the resent readings to land, judge each gap and record it.
+"""Sending one gap backfill: mark the gaps requested, record the command, publish it to the device.
 
 A request covers one equipment: one gap, several gaps of it (one command over their union window,
-each gap still judged and recorded on its own), or a window an operator chose.
+each gap still judged and recorded on its own), or a window an operator chose. Sending never waits
+for the device: `answers.py` follows the answer and judges the gaps later, so no caller holds a
+run slot (or anything else) while a device takes its time or never answers.
 
-Every state it reaches is written to tds.gaps before the next step, so a crash leaves a truthful
-record; it never writes readings itself (the stream writer lands them, idempotently).
+Every state it reaches is written before the next step (the command is on record before it goes
+out), so a crash leaves a truthful record; it never writes readings itself (the stream writer
+lands them, idempotently).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from tds_platform.backfill import store
 from tds_platform.backfill.command import CommandError, publish_command
 from tds_platform.backfill.plan import (
-    FINAL_ANSWERS,
-    GapJudgement,
     Outcome,
+    Progress,
     Window,
     cmd_topic,
-    decide,
-    describe,
     iso,
     new_cmd_id,
     resend_command,
@@ -34,7 +32,7 @@ from tds_platform.backfill.plan import (
     union_window,
 )
 from tds_platform.backfill.settings import BackfillSettings
-from tds_platform.backfill.store import Gap
+from tds_platform.backfill.store import Command, Gap
 
 
 class BackfillRequestError(ValueError):
@@ -54,37 +52,23 @@ class BackfillRequest:
     gaps: tuple[Gap, ...] = ()
 
 
-@dataclass
-class BackfillReport:
+@dataclass(frozen=True)
+class Sent:
+    """A request as it left: its command id, or why no command could go out (its gaps are then
+    recorded unfillable at once)."""
+
     cmd_id: str
     request: BackfillRequest
-    answer: str | None = None  # the newest status the device sent (accepted, done...)
-    answer_detail: str | None = None
-    readings_before: int = 0
-    readings_after: int = 0
-    outcomes: dict[int, Outcome] = field(default_factory=dict)
-    details: dict[int, str] = field(default_factory=dict)
+    unsent: str | None = None
 
-    @property
-    def final_answer(self) -> str | None:
-        """done / partial / error, or None when the device never finished answering (a timeout)."""
-        return self.answer if self.answer in FINAL_ANSWERS else None
-
-    @property
-    def readings_landed(self) -> int:
-        """Readings of the requested series in the window that were not there before the request."""
-        return self.readings_after - self.readings_before
-
-    def metadata(self) -> dict[str, str | int]:
+    def summary(self) -> str:
+        """One line for the run's log and metadata."""
         request = self.request
-        return {
-            "cmd_id": self.cmd_id, "tenant": request.tenant, "equipment": request.equipment,
-            "metrics": ", ".join(request.metrics) if request.metrics else "(all)",
-            "window_start": iso(request.window.start),
-            "window_end": iso(request.window.end), "device_answer": self.answer or "none",
-            "readings_landed": self.readings_landed,
-            "gaps": ", ".join(f"{gap_id}={outcome.value}" for gap_id, outcome in self.outcomes.items()) or "-",
-        }
+        metrics = ", ".join(request.metrics) if request.metrics else "all metrics"
+        gaps = ", ".join(str(gap.id) for gap in request.gaps) or "-"
+        return (f"{self.cmd_id}: {request.tenant}/{request.equipment} ({metrics}) {iso(request.window.start)} to "
+                f"{iso(request.window.end)}, gaps {gaps}: "
+                f"{self.unsent or 'sent; the backfill_answers sensor judges the answer'}")
 
 
 def request_for_gaps(engine: Engine, gap_ids: Sequence[int], settings: BackfillSettings,
@@ -122,83 +106,35 @@ def request_for_window(engine: Engine, tenant: str, equipment: str, metric: str 
                            tuple(gaps))
 
 
-class Backfill:
-    """Runs one request; `sleep` and `monotonic` are injectable only so waiting stays testable."""
+def send(engine: Engine, mqtt_url: str, request: BackfillRequest, run_id: str | None = None) -> Sent:
+    """Record the request (gaps `requested`, the command waiting) and publish its resend command.
 
-    def __init__(self, engine: Engine, mqtt_url: str, settings: BackfillSettings, gap_factor: float,
-                 sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.engine = engine
-        self.mqtt_url = mqtt_url
-        self.settings = settings
-        self.gap_factor = gap_factor
-        self.sleep = sleep
-        self.monotonic = monotonic
+    CommandError when the broker did not take the command; its gaps are recorded unfillable first."""
+    now = datetime.now(UTC)
+    cmd_id = new_cmd_id(now)
+    with engine.begin() as conn:
+        store.mark_requested(conn, [gap.id for gap in request.gaps], cmd_id, request.window, now)
+        if request.site is not None:
+            before = store.readings_in_window(conn, request.series_ids, request.window)
+            store.add_command(conn, Command(cmd_id, request.tenant, request.equipment, request.window,
+                                            request.series_ids, tuple(gap.id for gap in request.gaps), before, now,
+                                            Progress(None, before)), run_id)
+    if request.site is None:
+        return _unsent(engine, Sent(cmd_id, request, "the equipment has no site, so its cmd topic cannot be named"))
+    try:
+        publish_command(mqtt_url, cmd_topic(request.tenant, request.site, request.equipment),
+                        resend_command(cmd_id, request.window, request.metrics, now))
+    except CommandError as error:
+        _unsent(engine, Sent(cmd_id, request, f"the command could not be sent: {error}"))
+        raise
+    return Sent(cmd_id, request)
 
-    def run(self, request: BackfillRequest) -> BackfillReport:
+
+def _unsent(engine: Engine, sent: Sent) -> Sent:
+    """Every gap of a request whose command never went out is unfillable, and nothing waits for it."""
+    with engine.begin() as conn:
         now = datetime.now(UTC)
-        report = BackfillReport(new_cmd_id(now), request)
-        with self.engine.begin() as conn:
-            store.mark_requested(conn, [gap.id for gap in request.gaps], report.cmd_id, request.window, now)
-            report.readings_before = report.readings_after = store.readings_in_window(
-                conn, request.series_ids, request.window)
-        if request.site is None:
-            self._finish_unanswered(report, "the equipment has no site, so its cmd topic cannot be named")
-            return report
-        try:
-            publish_command(self.mqtt_url, cmd_topic(request.tenant, request.site, request.equipment),
-                            resend_command(report.cmd_id, request.window, request.metrics, now))
-        except CommandError as error:
-            self._finish_unanswered(report, f"the command could not be sent: {error}")
-            raise
-        self._follow(report)
-        self._record(report)
-        return report
-
-    def _follow(self, report: BackfillReport) -> None:
-        """Wait for the device's final answer, then for its readings to stop landing (they may reach
-        the database after the answer when several writers share the load)."""
-        request = report.request
-        deadline = self.monotonic() + self.settings.answer_timeout_s
-        while True:
-            with self.engine.connect() as conn:
-                answered = store.answer(conn, request.tenant, request.equipment, report.cmd_id)
-            if answered is not None:
-                report.answer, report.answer_detail = answered
-            if report.answer in FINAL_ANSWERS or self.monotonic() >= deadline:
-                break
-            self.sleep(self.settings.poll_s)
-        settle_deadline = self.monotonic() + self.settings.answer_timeout_s
-        stable_since = self.monotonic()
-        while True:
-            with self.engine.connect() as conn:
-                count = store.readings_in_window(conn, request.series_ids, request.window)
-                all_closed = bool(request.gaps) and all(self._judge(conn, gap, request).closed for gap in request.gaps)
-            if count != report.readings_after:
-                report.readings_after, stable_since = count, self.monotonic()
-            now = self.monotonic()
-            if all_closed or now - stable_since >= self.settings.settle_s or now >= settle_deadline:
-                break
-            self.sleep(self.settings.poll_s)
-
-    def _judge(self, conn: Connection, gap: Gap, request: BackfillRequest) -> GapJudgement:
-        return store.judge_gap(conn, gap.series_id, gap.gap_start, gap.gap_end or request.window.end,
-                               self.gap_factor)
-
-    def _record(self, report: BackfillReport) -> None:
-        request = report.request
-        timeout = self.settings.answer_timeout_s
-        with self.engine.begin() as conn:
-            now = datetime.now(UTC)
-            for gap in request.gaps:
-                judgement = self._judge(conn, gap, request)
-                outcome = decide(judgement)
-                detail = describe(report.final_answer, report.answer_detail, judgement, timeout)
-                store.record_outcome(conn, gap.id, report.cmd_id, outcome, detail, now)
-                report.outcomes[gap.id], report.details[gap.id] = outcome, detail
-
-    def _finish_unanswered(self, report: BackfillReport, detail: str) -> None:
-        with self.engine.begin() as conn:
-            now = datetime.now(UTC)
-            for gap in report.request.gaps:
-                store.record_outcome(conn, gap.id, report.cmd_id, Outcome.UNFILLABLE, detail, now)
-                report.outcomes[gap.id], report.details[gap.id] = Outcome.UNFILLABLE, detail
+        for gap in sent.request.gaps:
+            store.record_outcome(conn, gap.id, sent.cmd_id, Outcome.UNFILLABLE, sent.unsent or "", now)
+        store.mark_judged(conn, sent.cmd_id, now)
+    return sent

@@ -21,7 +21,12 @@ class BackfillSettings(BaseSettings):
     settle_s: float = Field(
         default=3.0, ge=0, description="after the final answer, wait until no new reading landed for this long"
     )
-    poll_s: float = Field(default=0.5, gt=0, description="how often the answer and the landed readings are checked")
+    answer_check_interval_s: int = Field(
+        default=15, ge=5, description="how often the backfill_answers sensor looks at commands waiting for an answer"
+    )
+    max_judged_per_tick: int = Field(
+        default=200, ge=1, description="waiting commands the backfill_answers sensor looks at per tick (oldest first)"
+    )
     open_gap_min_age_s: float = Field(
         default=900.0, ge=0, description="the sensor requests an open gap once its silence has lasted this long"
     )
@@ -31,7 +36,8 @@ class BackfillSettings(BaseSettings):
                     "(the device then also resends what lies between them)",
     )
     max_requests_per_tick: int = Field(
-        default=10, ge=1, description="backfill runs (each one equipment's batch of gaps) the sensor requests per tick"
+        default=10, ge=1,
+        description="resend commands (each one equipment's batch of gaps) the sensor asks for per tick, in one run",
     )
     lookback_days: float = Field(default=7.0, gt=0, description="the sensor ignores gaps that started earlier")
     sensor_interval_s: int = Field(default=60, ge=10, description="how often the new-gap sensor looks")

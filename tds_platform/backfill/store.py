@@ -1,7 +1,8 @@
-"""The backfill's reads and writes: gaps and their series, the device's answer, what landed in a gap.
+"""The backfill's reads and writes: gaps and their series, the commands waiting for an answer, the
+device's answer, what landed in a gap.
 
-It writes only the `backfill_*` columns of `tds.gaps`; gap boundaries belong to the quality run,
-and readings only ever arrive through the stream writer.
+It writes only the `backfill_*` columns of `tds.gaps` and `tds.backfill_commands`; gap boundaries
+belong to the quality run, and readings only ever arrive through the stream writer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, INTEGER
 
-from tds_platform.backfill.plan import GapJudgement, GapSpan, Outcome, Window
+from tds_platform.backfill.plan import GapJudgement, GapSpan, Outcome, Progress, Window
 
 # The interval a silence is judged by, as the quality definitions say: the registry's, else the
 # median spacing of the 24 h before the point of interest.
@@ -94,6 +95,31 @@ SELECT_ANSWER = text("""
 SELECT status, detail FROM tds.cmd_ack WHERE tenant = :tenant AND equipment = :equipment AND cmd_id = :cmd_id
 """)
 
+INSERT_COMMAND = text("""
+INSERT INTO tds.backfill_commands (cmd_id, tenant, equipment, window_start, window_end, series_ids, gap_ids,
+                                   readings_before, readings_after, requested_at, run_id)
+VALUES (:cmd_id, :tenant, :equipment, :window_start, :window_end, :series_ids, :gap_ids,
+        :readings_before, :readings_before, :requested_at, :run_id)
+""").bindparams(bindparam("series_ids", type_=ARRAY(INTEGER)), bindparam("gap_ids", type_=ARRAY(BIGINT)))
+
+# Oldest first, so a long queue of waiting commands is judged in the order they were sent.
+SELECT_WAITING_COMMANDS = text("""
+SELECT cmd_id, tenant, equipment, window_start, window_end, series_ids, gap_ids, readings_before, requested_at,
+       settling_since, readings_after, last_landing_at
+FROM tds.backfill_commands
+WHERE judged_at IS NULL
+ORDER BY requested_at, cmd_id
+LIMIT :limit
+""")
+
+UPDATE_PROGRESS = text("""
+UPDATE tds.backfill_commands
+SET settling_since = :settling_since, readings_after = :readings_after, last_landing_at = :last_landing_at
+WHERE cmd_id = :cmd_id
+""")
+
+MARK_JUDGED = text("UPDATE tds.backfill_commands SET judged_at = :now WHERE cmd_id = :cmd_id")
+
 COUNT_IN_WINDOW = text("""
 SELECT count(*) FROM tds.telemetry_raw
 WHERE series_id = ANY(:series_ids) AND ts >= :window_start AND ts < :window_end
@@ -138,6 +164,21 @@ class Gap:
     backfill_status: str
 
 
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A resend command as tds.backfill_commands keeps it, with how far following its answer has got."""
+
+    cmd_id: str
+    tenant: str
+    equipment: str
+    window: Window
+    series_ids: tuple[int, ...]
+    gap_ids: tuple[int, ...]
+    readings_before: int
+    requested_at: datetime
+    progress: Progress
+
+
 def gaps(conn: Connection, gap_ids: Sequence[int]) -> list[Gap]:
     """The gaps with these ids that exist (with their series and site), by metric."""
     return [Gap(*row) for row in conn.execute(SELECT_GAPS, {"gap_ids": list(gap_ids)})]
@@ -178,6 +219,33 @@ def record_outcome(conn: Connection, gap_id: int, cmd_id: str, outcome: Outcome,
     """Only if the gap still belongs to this command: a later request for the same gap wins."""
     conn.execute(RECORD_OUTCOME, {"gap_id": gap_id, "cmd_id": cmd_id, "status": outcome.value, "detail": detail,
                                   "now": now})
+
+
+def add_command(conn: Connection, command: Command, run_id: str | None) -> None:
+    conn.execute(INSERT_COMMAND, {
+        "cmd_id": command.cmd_id, "tenant": command.tenant, "equipment": command.equipment,
+        "window_start": command.window.start, "window_end": command.window.end, "series_ids": list(command.series_ids),
+        "gap_ids": list(command.gap_ids), "readings_before": command.readings_before,
+        "requested_at": command.requested_at, "run_id": run_id,
+    })
+
+
+def waiting_commands(conn: Connection, limit: int) -> list[Command]:
+    """Commands not judged yet, oldest first, at most `limit`."""
+    return [Command(row.cmd_id, row.tenant, row.equipment, Window(row.window_start, row.window_end),
+                    tuple(row.series_ids), tuple(row.gap_ids), row.readings_before, row.requested_at,
+                    Progress(row.settling_since, row.readings_after, row.last_landing_at))
+            for row in conn.execute(SELECT_WAITING_COMMANDS, {"limit": limit})]
+
+
+def save_progress(conn: Connection, cmd_id: str, progress: Progress) -> None:
+    conn.execute(UPDATE_PROGRESS, {"cmd_id": cmd_id, "settling_since": progress.settling_since,
+                                   "readings_after": progress.readings_after,
+                                   "last_landing_at": progress.last_landing_at})
+
+
+def mark_judged(conn: Connection, cmd_id: str, now: datetime) -> None:
+    conn.execute(MARK_JUDGED, {"cmd_id": cmd_id, "now": now})
 
 
 def answer(conn: Connection, tenant: str, equipment: str, cmd_id: str) -> tuple[str, str | None] | None:

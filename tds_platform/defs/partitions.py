@@ -17,10 +17,10 @@ PARTITIONS_START = PlatformSettings().partitions_start
 # reject a bare date.
 _START = datetime.strptime(PARTITIONS_START, "%Y-%m-%d")
 
+# Quality judges closed hours only.
 hourly_partitions = dg.HourlyPartitionsDefinition(start_date=_START, timezone="UTC")
-daily_partitions = dg.DailyPartitionsDefinition(start_date=_START, timezone="UTC")
 
-# Rollups refresh the hour and day that are still running (end_offset=1), so the newest data is
-# queryable minutes after it lands; the refresh schedule re-runs them until they close.
+# Rollups and marts refresh the hour and day that are still running (end_offset=1), so the newest
+# data is queryable minutes after it lands; schedules and automation re-run them until they close.
 hourly_partitions_with_current = dg.HourlyPartitionsDefinition(start_date=_START, timezone="UTC", end_offset=1)
 daily_partitions_with_current = dg.DailyPartitionsDefinition(start_date=_START, timezone="UTC", end_offset=1)

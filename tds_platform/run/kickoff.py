@@ -1,20 +1,20 @@
 """The first runs of `tds up`: roll up and judge the simulator's history at once, not at the next tick.
 
-It only submits runs to the Dagster instance's queue (the daemon executes them, the UI shows
-them); it never computes rollups or quality itself.
+It only submits runs to the Dagster instance's queue through the UI's GraphQL API (the daemon
+executes them, the UI shows them); it never computes rollups or quality itself.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
+from dagster import DagsterRunStatus
+from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
+from tds_platform.defs.dbt.schedules import recent_days
 from tds_platform.defs.partitions import hourly_partitions_with_current
 from tds_platform.defs.quality.schedules import closed_hours
 from tds_platform.defs.rollups.schedules import range_tags, trailing_range
@@ -22,17 +22,26 @@ from tds_platform.defs.rollups.settings import RollupSettings
 from tds_platform.quality.settings import QualitySettings
 from tds_platform.settings import PlatformSettings
 
-REPO = Path(__file__).resolve().parents[2]
+FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 LIVE_DATA = "SELECT coalesce(max(last_seen) > now() - interval '1 minute', false) FROM tds.equipment"
 
 
 def first_runs(now: datetime) -> list[tuple[str, dict[str, str]]]:
     """(job, partition-range tags): the same windows the schedules will keep refreshing. Intervals
     first: its hourly schedule would otherwise leave every quality run until then inferring each
-    series' interval inline (correct, several times slower)."""
-    rollups = trailing_range(hourly_partitions_with_current, timedelta(hours=1), now, RollupSettings().trailing_hours)
-    return [("series_intervals_job", {}), ("refresh_rollups", range_tags(rollups)),
-            ("quality_hourly_job", range_tags(closed_hours(now, QualitySettings().trailing_hours)))]
+    series' interval inline (correct, several times slower). The daily rollups too, whose schedule
+    runs every 30 minutes."""
+    rollups = RollupSettings()
+    hours = trailing_range(hourly_partitions_with_current, timedelta(hours=1), now, rollups.trailing_hours)
+    return [("series_intervals_job", {}), ("refresh_rollups", range_tags(hours)),
+            ("quality_hourly_job", range_tags(closed_hours(now, QualitySettings().trailing_hours))),
+            ("refresh_daily_rollups", range_tags(recent_days(now, rollups)))]
+
+
+def marts_run(now: datetime) -> tuple[str, dict[str, str]]:
+    """Every mart of the recent days in one run, once the first runs are done: the marts then show
+    the history at once instead of at the marts schedule's next tick."""
+    return "refresh_marts", range_tags(recent_days(now, RollupSettings()))
 
 
 def wait_for_live_data(url: str, timeout_s: float) -> bool:
@@ -49,14 +58,36 @@ def wait_for_live_data(url: str, timeout_s: float) -> bool:
     return False
 
 
-def main() -> int:
+def submit(client: DagsterGraphQLClient, job: str, tags: dict[str, str], timeout_s: float) -> str:
+    """Queue one run through the webserver, which has the code location loaded: `dagster job launch`
+    loaded it again for every run, ~60 s each on a busy 2-core machine. Waits for the webserver."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return client.submit_job_execution(job, tags=tags)
+        except DagsterGraphQLClientError:  # not up yet, or its code location still loading
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(2)
+
+
+def wait_for_runs(client: DagsterGraphQLClient, run_ids: list[str], timeout_s: float) -> None:
+    """Until every run ended (succeeded or not: the marts are built from whatever exists)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(client.get_run_status(run_id) in FINISHED for run_id in run_ids):
+            return
+        time.sleep(5)
+
+
+def main(ui_port: int) -> int:
     wait_for_live_data(PlatformSettings().resolved_database_url(), timeout_s=180)
-    dagster = str(Path(sys.executable).parent / "dagster")
-    for job, tags in first_runs(datetime.now(UTC)):
-        subprocess.run([dagster, "job", "launch", "-w", str(REPO / "workspace.yaml"), "-j", job,
-                        "--tags", json.dumps(tags)], check=True)
+    client = DagsterGraphQLClient("127.0.0.1", port_number=ui_port)
+    run_ids = [submit(client, job, tags, timeout_s=300) for job, tags in first_runs(datetime.now(UTC))]
+    wait_for_runs(client, run_ids, timeout_s=900)
+    submit(client, *marts_run(datetime.now(UTC)), timeout_s=60)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(int(sys.argv[1])))

@@ -84,15 +84,15 @@ def dagster_service(stack: LocalStack, ports: PlatformPorts) -> Service:
     return Service("dagster", argv, {**platform_env(stack), "DAGSTER_HOME": str(dagster_home(stack))})
 
 
-def kickoff_service(stack: LocalStack) -> Service:
-    """One-shot: submit the first rollup and quality runs as soon as the history has landed."""
+def kickoff_service(stack: LocalStack, ports: PlatformPorts) -> Service:
+    """One-shot: submit the first rollup and quality runs (through the UI) as soon as the history has landed."""
     env = {**platform_env(stack), "DAGSTER_HOME": str(dagster_home(stack))}
-    return Service("kickoff", [sys.executable, "-m", "tds_platform.run.kickoff"], env)
+    return Service("kickoff", [sys.executable, "-m", "tds_platform.run.kickoff", str(ports.ui)], env)
 
 
 def platform_services(stack: LocalStack, ports: PlatformPorts, history: str = "6h",
                       with_dagster: bool = True) -> list[Service]:
     services = [*writer_services(stack, ports), simulator_service(stack, history)]
     if with_dagster:
-        services += [dagster_service(stack, ports), kickoff_service(stack)]
+        services += [dagster_service(stack, ports), kickoff_service(stack, ports)]
     return services

@@ -62,6 +62,15 @@ def run_as(user: str | None, argv: Sequence[str], **kwargs: object) -> subproces
     return subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
 
 
+def unreachable_folder(path: Path, user: str | None) -> Path | None:
+    """The first folder on the way from / to `path` that `user` may not enter; None when it reaches
+    `path` (or we run the servers as ourselves). Asked of the system as that user, so ACLs count."""
+    if user is None or run_as(user, ["test", "-x", str(path)]).returncode == 0:
+        return None
+    return next((folder for folder in [*reversed(path.parents), path]
+                 if run_as(user, ["test", "-x", str(folder)]).returncode != 0), path)
+
+
 def find_binary(name: str, *candidates: str) -> str:
     for candidate in candidates:
         if Path(candidate).is_file() and os.access(candidate, os.X_OK):

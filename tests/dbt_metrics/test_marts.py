@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
+
+from tds_platform.db.urls import libpq_url
+from tests.dbt_metrics.conftest import REGISTER_EQUIPMENT, REGISTER_METRIC, build_marts
 
 MARTS = ("equipment_hourly", "equipment_daily", "equipment_availability", "data_quality_scorecard",
          "site_daily_kpis")
@@ -223,3 +227,22 @@ def test_every_mart_column_is_documented(fleet, mart):
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'analytics' AND table_name = %(t)s"
         " ORDER BY ordinal_position", {"t": mart})]
     assert columns == documented[mart]
+
+
+def test_an_equipment_seen_minutes_before_the_build_is_up_100_percent_exactly(new_database, tmp_path):
+    """Seen under `make up`: observed for 200.964459 s (3.3494076500000003 minutes) and never silent,
+    its uptime_pct came out 100.00000000000001, failed the mart's own range test, and the scorecard
+    and site KPIs were never built."""
+    url = new_database("dbt")
+    day = datetime(2026, 3, 1, tzinfo=UTC)
+    first_seen = day + timedelta(days=1) - timedelta(microseconds=200_964_459)
+    with psycopg.connect(libpq_url(url)) as conn:
+        conn.execute(REGISTER_EQUIPMENT, ("acme", "chiller-1", "north", first_seen))
+        conn.execute(REGISTER_METRIC, ("acme", "chiller-1", "temp", None, first_seen))
+
+    results = build_marts(url, tmp_path, day, day + timedelta(days=1))
+
+    failed = [result["unique_id"] for result in results["results"] if result["status"] not in ("success", "pass")]
+    assert not failed
+    with psycopg.connect(libpq_url(url)) as conn:
+        assert conn.execute("SELECT uptime_pct FROM analytics.equipment_availability").fetchall() == [(100.0,)]

@@ -11,12 +11,12 @@ MARTS = {"analytics/equipment_hourly", "analytics/equipment_daily", "analytics/e
 ASSETS = {"telemetry", "dlq", "equipment", "metric_spec", "telemetry_1m", "telemetry_1h", "telemetry_1d",
           "quality_hourly", "gaps", *MARTS}
 IN_PROCESS_JOBS = {"refresh_rollups", "refresh_daily_rollups", "apply_retention", "observe_sources"}
-JOBS = {*IN_PROCESS_JOBS, "quality_hourly_job", "gap_backfill", "dlq_replay"}
+JOBS = {*IN_PROCESS_JOBS, "quality_hourly_job", "gap_backfill", "dlq_replay", "refresh_marts"}
 SCHEDULES = {"rollup_refresh": "*/5 * * * *", "daily_rollup_refresh": "*/30 * * * *",
              "retention_daily": "30 3 * * *", "observe_sources": "*/5 * * * *",
-             "quality_hourly_schedule": "*/5 * * * *"}
+             "quality_hourly_schedule": "*/5 * * * *", "marts_refresh": "2-59/5 * * * *"}
 SENSORS = {"equipment_freshness", "dlq_growth", "run_failure_alerts", "run_recovery_alerts", "new_gap_backfills",
-           "backfill_refresh", "analytics_marts_automation"}
+           "backfill_answers", "backfill_refresh", "analytics_marts_automation"}
 LINEAGE = [("telemetry", "telemetry_1m"), ("telemetry_1m", "telemetry_1h"), ("telemetry_1h", "telemetry_1d"),
            ("equipment", "metric_spec"), ("telemetry", "quality_hourly"), ("telemetry", "gaps"),
            ("telemetry_1h", "analytics/equipment_hourly"), ("quality_hourly", "analytics/equipment_hourly"),

@@ -78,6 +78,9 @@ minutes as (
 
 select tenant, site, equipment, day, observed_minutes, gap_minutes, silent_minutes,
        case when observed_minutes > 0
-            then 100.0 * (observed_minutes - silent_minutes) / observed_minutes end as uptime_pct,
+            -- 100 * (1 - silent / observed), not 100 * (observed - silent) / observed: with silent = 0 the
+            -- latter rounds to 100.00000000000001 for some observed times (3.3494 minutes, seen on an
+            -- equipment first seen minutes before the build) and fails the mart's own range test.
+            then 100.0 * (1 - silent_minutes / observed_minutes) end as uptime_pct,
        gap_count
 from minutes

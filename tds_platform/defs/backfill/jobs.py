@@ -1,10 +1,12 @@
-"""The `gap_backfill` job: gaps of one equipment by id (what the sensor launches, one run per batch),
-one gap by id, or an equipment and window an operator chooses in the Launchpad.
+"""The `gap_backfill` job: batches of gaps by id (what the sensor launches, one run per tick, one
+command per equipment's batch), gaps of one equipment or one gap by id, or an equipment and window
+an operator chooses in the Launchpad.
 
-The op only turns config into a request, runs `tds_platform.backfill` and reports; when readings
-landed it records the window (for a batch, the union window its one command asked for) as an
-observation of `telemetry`, which the refresh sensor turns into rollup and quality
-re-materializations. It never writes readings or gap boundaries.
+The op only turns config into requests, sends their resend commands and reports: a run takes a
+few seconds and never waits for a device. The backfill_answers sensor follows the answer, judges
+each gap, and records the window of readings that landed as an observation of `telemetry`, which
+the refresh sensor turns into rollup and quality re-materializations. It never writes readings or
+gap boundaries.
 """
 
 from datetime import UTC, datetime
@@ -13,34 +15,37 @@ import dagster as dg
 from pydantic import Field
 
 from tds_platform.backfill.command import CommandError
-from tds_platform.backfill.plan import Window, iso
+from tds_platform.backfill.plan import Window
 from tds_platform.backfill.run import (
-    Backfill,
     BackfillRequest,
     BackfillRequestError,
     request_for_gaps,
     request_for_window,
+    send,
 )
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.defs.backfill.resources import CommandBrokerResource
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.quality.settings import QualitySettings
+from tds_platform.defs.run_queue import REPAIR_PRIORITY, Lane, lane_tags
 
 JOB_NAME = "gap_backfill"
 OP_NAME = "backfill_gap"
-TELEMETRY = dg.AssetKey("telemetry")
-WINDOW_START, WINDOW_END = "backfill_window_start", "backfill_window_end"
 
 
 class GapBackfillConfig(dg.Config):
-    """`gap_id`, or `gap_ids`, or `tenant` + `equipment` + `window_start` + `window_end` (+ optional `metric`).
+    """`batches`, `gap_ids` or `gap_id`, or `tenant` + `equipment` + `window_start` + `window_end`
+    (+ optional `metric`).
 
-    `gap_id` stays beside `gap_ids` because Dagster config has no "one id or a list" type, and one id
-    is what an operator types in the Launchpad; the sensor always sends `gap_ids`."""
+    The new-gap sensor sends `batches`: every batch of one tick in one run, one command per batch,
+    because a run costs seconds of process start-up on the 2-core machines and sending costs none.
+    `gap_ids` (one batch) and `gap_id` (one gap) are what an operator types in the Launchpad; Dagster
+    config has no "one id or a list" type."""
 
-    gap_id: int | None = Field(default=None, description="a tds.gaps id: resend that gap (with the margin)")
+    batches: list[list[int]] | None = Field(
+        default=None, description="lists of tds.gaps ids, each of one equipment: one resend command per list")
     gap_ids: list[int] | None = Field(
         default=None, description="tds.gaps ids of one equipment: one resend over their union window, each gap judged")
+    gap_id: int | None = Field(default=None, description="a tds.gaps id: resend that gap (with the margin)")
     tenant: str | None = Field(default=None, description="with equipment and a window: resend that window")
     equipment: str | None = None
     metric: str | None = Field(default=None, description="one metric; empty = every metric of the equipment")
@@ -56,75 +61,81 @@ def _instant(value: str, name: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def named_gaps(config: GapBackfillConfig) -> list[int] | None:
-    """The gap ids the config names (None: it names a window instead); BackfillRequestError for both
-    `gap_id` and `gap_ids`, or an empty list."""
-    if config.gap_id is not None and config.gap_ids is not None:
-        raise BackfillRequestError("give either gap_id or gap_ids, not both")
-    if config.gap_ids is not None and not config.gap_ids:
-        raise BackfillRequestError("gap_ids is empty; give at least one tds.gaps id")
-    return [config.gap_id] if config.gap_id is not None else config.gap_ids
+def named_batches(config: GapBackfillConfig) -> list[list[int]] | None:
+    """The batches of gap ids the config names (None: it names a window instead); BackfillRequestError
+    when it names gaps more than one way, or names none."""
+    forms = {"batches": config.batches, "gap_ids": None if config.gap_ids is None else [config.gap_ids],
+             "gap_id": None if config.gap_id is None else [[config.gap_id]]}
+    given = {name: batches for name, batches in forms.items() if batches is not None}
+    if len(given) > 1:
+        raise BackfillRequestError(f"give only one of {' and '.join(given)}")
+    for name, batches in given.items():
+        if not batches or not all(batches):
+            raise BackfillRequestError(f"{name} names no gap; give at least one tds.gaps id")
+        return batches
+    return None
 
 
-def build_request(config: GapBackfillConfig, database: DatabaseResource, settings: BackfillSettings,
-                  now: datetime) -> BackfillRequest | None:
-    """The request the config names; None when every named gap was already cleared by data that
-    arrived. BackfillRequestError (one sentence) for config that names nothing, or gaps and a window."""
+def build_requests(config: GapBackfillConfig, database: DatabaseResource, settings: BackfillSettings,
+                   now: datetime) -> list[tuple[list[int], BackfillRequest | None]]:
+    """(gap ids, request) for each command the config names, before anything is sent; a request is
+    None when every gap of its batch was already cleared by data that arrived. BackfillRequestError
+    (one sentence) for config that names nothing, or gaps and a window."""
     window_fields = (config.tenant, config.equipment, config.window_start, config.window_end)
-    gap_ids = named_gaps(config)
-    if gap_ids is not None:
+    batches = named_batches(config)
+    if batches is not None:
         if any(window_fields):
             raise BackfillRequestError("give either gap ids or tenant/equipment/window, not both")
-        return request_for_gaps(database.engine(), gap_ids, settings, now)
+        return [(batch, request_for_gaps(database.engine(), batch, settings, now)) for batch in batches]
     if not all(window_fields):
-        raise BackfillRequestError("give gap_id, gap_ids, or tenant, equipment, window_start and window_end")
+        raise BackfillRequestError("give batches, gap_ids, gap_id, or tenant, equipment, window_start and window_end")
     try:
         window = Window(_instant(config.window_start, "window_start"), _instant(config.window_end, "window_end"))
     except ValueError as error:
         raise BackfillRequestError(str(error)) from None
-    return request_for_window(database.engine(), config.tenant, config.equipment, config.metric or None, window, now)
+    return [([], request_for_window(database.engine(), config.tenant, config.equipment, config.metric or None, window,
+                                    now))]
 
 
-def cleared_gaps(config: GapBackfillConfig, request: BackfillRequest | None) -> list[int]:
-    """The gaps the config names that the request leaves out because data already cleared them."""
+def cleared_gaps(batch: list[int], request: BackfillRequest | None) -> list[int]:
+    """The gaps of a batch that its request leaves out because data already cleared them."""
     asked = {gap.id for gap in request.gaps} if request is not None else set()
-    return sorted(set(named_gaps(config) or ()) - asked)
+    return sorted(set(batch) - asked)
 
 
-def build_backfill_job(settings: BackfillSettings, quality: QualitySettings) -> dg.JobDefinition:
-    @dg.op(name=OP_NAME, description="Ask the equipment once to resend the window, follow its answer, judge each gap.")
+def build_backfill_job(settings: BackfillSettings) -> dg.JobDefinition:
+    @dg.op(name=OP_NAME, description="Ask each equipment once to resend its window; the backfill_answers sensor "
+                                     "judges the answers.")
     def backfill_gap(context: dg.OpExecutionContext, config: GapBackfillConfig, database: DatabaseResource,
                      command_broker: CommandBrokerResource) -> None:
         try:
-            request = build_request(config, database, settings, datetime.now(UTC))
+            requests = build_requests(config, database, settings, datetime.now(UTC))
         except BackfillRequestError as error:
             raise dg.Failure(description=str(error)) from None
-        cleared = cleared_gaps(config, request)
-        if cleared:
-            context.log.info(f"gaps {cleared} were already cleared by data that arrived; not asked for")
-        if request is None:
-            context.add_output_metadata({"skipped": f"gaps {cleared} already cleared"})
-            return
-        backfill = Backfill(database.engine(), command_broker.resolved_url(), settings, quality.gap_factor)
-        try:
-            report = backfill.run(request)
-        except CommandError as error:
-            raise dg.Failure(description=f"the resend command was not sent: {error}") from None
-        for gap_id, detail in report.details.items():
-            context.log.info(f"gap {gap_id}: {report.outcomes[gap_id].value} — {detail}")
-        if report.readings_landed > 0:
-            context.log_event(dg.AssetObservation(asset_key=TELEMETRY, metadata={
-                WINDOW_START: iso(request.window.start), WINDOW_END: iso(request.window.end),
-                "readings_landed": report.readings_landed, "cmd_id": report.cmd_id,
-            }))
-        context.add_output_metadata(report.metadata())
+        sent, unsent = [], []
+        for batch, request in requests:
+            if cleared := cleared_gaps(batch, request):
+                context.log.info(f"gaps {cleared} were already cleared by data that arrived; not asked for")
+            if request is None:
+                continue
+            try:
+                sent.append(send(database.engine(), command_broker.resolved_url(), request, context.run_id))
+            except CommandError as error:
+                unsent.append(str(error))
+        for command in sent:
+            context.log.info(command.summary())
+        context.add_output_metadata({"commands_sent": len(sent), "commands_not_sent": len(unsent),
+                                     "commands": "\n".join(command.summary() for command in sent) or "-"})
+        if unsent:
+            raise dg.Failure(description=f"{len(unsent)} of {len(sent) + len(unsent)} resend commands were not "
+                                         f"sent (their gaps are recorded unfillable): {unsent[0]}")
 
-    # Repairs queue behind the schedules (priority -1) and run two at a time, so a burst of old gaps
-    # never starves the rollup and quality refreshes of run slots.
-    @dg.job(name=JOB_NAME, tags={"tds/domain": "backfill", "dagster/priority": "-1"},
-            description="Repair gaps of one equipment: ask it once to resend them (MQTT cmd), wait for the data, "
-                        "record each gap's outcome in tds.gaps. Config: gap_id, gap_ids (one equipment), or "
-                        "tenant/equipment/[metric]/window_start/window_end.")
+    # A run only sends (seconds), so repairs need one run slot at most; they yield to the schedules.
+    @dg.job(name=JOB_NAME, tags=lane_tags(Lane.BACKFILL, REPAIR_PRIORITY),
+            description="Repair gaps: ask each equipment once to resend them (MQTT cmd); the backfill_answers sensor "
+                        "waits for the data and records each gap's outcome in tds.gaps. Config: batches (the "
+                        "sensor's), gap_ids (one equipment), gap_id, or tenant/equipment/[metric]/window_start/"
+                        "window_end.")
     def gap_backfill() -> None:
         backfill_gap()
 

@@ -4,7 +4,7 @@ Why run requests rather than refreshing inside the backfill run: the rollup and 
 keep their own code, checks and lineage, and each refresh shows up in the UI as an ordinary
 materialization of the asset and partition it repaired. Order matters (telemetry_1d is built from
 telemetry_1h), so stage 1 refreshes the hourly assets and stage 2 the daily one once stage 1 has
-succeeded. The windows of one refresh group (every backfill one sensor tick saw) are merged into
+succeeded. The windows of one refresh group (every judged backfill one sensor tick saw) are merged into
 the partitions they touch, so each partition is asked for once per group however many windows
 touch it; partitions whose refresh is still pending are left out. Assets with a single-run
 backfill policy get one run per contiguous range of partitions; others one run per partition.
@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 
+from tds_platform.defs.run_queue import REPAIR_PRIORITY, Lane, lane_tags
+
 # stage number -> assets refreshed in it; stage 2 waits for every stage-1 run of the same group
 STAGES: Mapping[int, tuple[dg.AssetKey, ...]] = {
     1: (dg.AssetKey("telemetry_1m"), dg.AssetKey("telemetry_1h"), dg.AssetKey("quality_hourly"),
@@ -24,18 +26,23 @@ STAGES: Mapping[int, tuple[dg.AssetKey, ...]] = {
     2: (dg.AssetKey("telemetry_1d"),),
 }
 LAST_STAGE = max(STAGES)
+# The run-queue lane of each refreshed asset: that of the job whose schedule refreshes it.
+LANES: Mapping[dg.AssetKey, Lane] = (
+    {dg.AssetKey(name): Lane.ROLLUPS for name in ("telemetry_1m", "telemetry_1h", "telemetry_1d")}
+    | {dg.AssetKey(name): Lane.QUALITY for name in ("quality_hourly", "gaps")}
+)
 
 GROUP_TAG = "tds/refresh_group"
-SOURCE_RUNS_TAG = "tds/backfill_runs"
-SOURCE_COUNT_TAG = "tds/backfill_run_count"
+SOURCE_COMMANDS_TAG = "tds/backfill_commands"
+SOURCE_COUNT_TAG = "tds/backfill_command_count"
 STAGE_TAG = "tds/refresh_stage"
 WINDOW_START_TAG = "tds/refresh_window_start"
 WINDOW_END_TAG = "tds/refresh_window_end"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 # The group's tags, carried from its stage-1 runs to its stage-2 runs.
-GROUP_TAGS = (GROUP_TAG, SOURCE_RUNS_TAG, SOURCE_COUNT_TAG)
-# Source run ids listed in SOURCE_RUNS_TAG (36 characters each); the count tag tells how many there
+GROUP_TAGS = (GROUP_TAG, SOURCE_COMMANDS_TAG, SOURCE_COUNT_TAG)
+# Command ids listed in SOURCE_COMMANDS_TAG (28 characters each); the count tag tells how many there
 # were, so the tag stays under 200 characters however many backfills one tick coalesced.
 MAX_LISTED_SOURCES = 5
 _TICK = timedelta(microseconds=1)
@@ -50,17 +57,17 @@ class RefreshTarget:
     single_run: bool
 
 
-def group_tags(source_run_ids: Sequence[str]) -> dict[str, str]:
-    """Tags naming a refresh group after its first source run (the oldest the tick saw finish).
+def group_tags(cmd_ids: Sequence[str]) -> dict[str, str]:
+    """Tags naming a refresh group after its first source command (the oldest judged one the tick saw).
 
-    The first source run, not a fresh id: a tick that is evaluated again from the same cursor sees
-    the same oldest run first, so its run keys repeat and Dagster drops the repeats; and an operator
-    can open that run from the tag.
+    The first command, not a fresh id: a tick that is evaluated again from the same cursor sees the
+    same oldest landing first, so its run keys repeat and Dagster drops the repeats; and an operator
+    finds the command's gaps with `tds.gaps.backfill_cmd_id` = the tag.
     """
-    listed = ",".join(source_run_ids[:MAX_LISTED_SOURCES])
-    more = len(source_run_ids) - MAX_LISTED_SOURCES
-    return {GROUP_TAG: source_run_ids[0], SOURCE_RUNS_TAG: f"{listed},+{more} more" if more > 0 else listed,
-            SOURCE_COUNT_TAG: str(len(source_run_ids))}
+    listed = ",".join(cmd_ids[:MAX_LISTED_SOURCES])
+    more = len(cmd_ids) - MAX_LISTED_SOURCES
+    return {GROUP_TAG: cmd_ids[0], SOURCE_COMMANDS_TAG: f"{listed},+{more} more" if more > 0 else listed,
+            SOURCE_COUNT_TAG: str(len(cmd_ids))}
 
 
 def tagged_window(tags: Mapping[str, str]) -> dg.TimeWindow:
@@ -162,8 +169,17 @@ def stage_requests(repository: dg.RepositoryDefinition, stage: int, windows: Seq
                                                                                              list[str]]:
     """Every run request of one stage of a group over its windows, and the asset keys this code
     location does not have; `pending` holds the windows of not-yet-started refreshes per asset set."""
-    tags = {**group, STAGE_TAG: str(stage), "tds/domain": "backfill", "dagster/priority": "-1"}
     found, missing = targets(repository, STAGES[stage])
     requests = [request for target in found
-                for request in run_requests(target, windows, stage, tags, pending.get(frozenset(target.keys), ()))]
+                for request in run_requests(target, windows, stage, {**group, **refresh_tags(target, stage)},
+                                            pending.get(frozenset(target.keys), ()))]
     return requests, missing
+
+
+def refresh_tags(target: RefreshTarget, stage: int) -> dict[str, str]:
+    """A refresh queues in the lane of the schedule that refreshes the same assets, never in the
+    repairs' own: seen under `make up`, refreshes sharing the `backfill` lane's limit of 2 with
+    gap_backfill runs that waited minutes for device answers stayed queued for 7+ minutes while
+    run slots were free. Behind that lane's schedule runs (repair priority), and one at a time with
+    them, which the rollups' advisory lock would impose anyway."""
+    return {STAGE_TAG: str(stage), **lane_tags(LANES[target.keys[0]], REPAIR_PRIORITY)}

@@ -1,7 +1,8 @@
 """The analytics marts as Dagster assets: one `dbt build` per run over the run's days.
 
-Daily partitions shared with the platform; a backfill of any date range is one run whose range
-reaches dbt as the `start`/`end` vars. Must never run dbt outside the partition window it was given.
+Daily partitions shared with the platform, the running day included (like the daily rollup), so
+analysts see today within minutes; a backfill of any date range is one run whose range reaches
+dbt as the `start`/`end` vars. Must never run dbt outside the partition window it was given.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at definition time.
@@ -15,7 +16,8 @@ from dagster_dbt import dbt_assets
 from tds_platform.defs.dbt.project import dbt_project
 from tds_platform.defs.dbt.resource import PlatformDbtResource
 from tds_platform.defs.dbt.translator import PlatformDbtTranslator
-from tds_platform.defs.partitions import daily_partitions
+from tds_platform.defs.partitions import daily_partitions_with_current
+from tds_platform.defs.rollups.settings import RollupSettings
 
 
 def build_args(window: dg.TimeWindow) -> list[str]:
@@ -27,8 +29,8 @@ def build_args(window: dg.TimeWindow) -> list[str]:
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    dagster_dbt_translator=PlatformDbtTranslator(),
-    partitions_def=daily_partitions,
+    dagster_dbt_translator=PlatformDbtTranslator(RollupSettings().trailing_days),
+    partitions_def=daily_partitions_with_current,
     backfill_policy=dg.BackfillPolicy.single_run(),
     name="analytics_marts",
 )

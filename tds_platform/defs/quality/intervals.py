@@ -11,6 +11,7 @@ import dagster as dg
 from tds_platform.defs.quality.assets import SERIES_INTERVALS, TELEMETRY, QualityRunConfig
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.defs.rollups.levels import floor_to_bucket
+from tds_platform.defs.run_queue import Lane, lane_tags
 from tds_platform.quality.runner import refresh_intervals
 
 HOUR = timedelta(hours=1)
@@ -33,7 +34,7 @@ def series_intervals(config: QualityRunConfig, database: DatabaseResource) -> dg
 
 
 series_intervals_job = dg.define_asset_job(
-    "series_intervals_job", selection=dg.AssetSelection.assets(SERIES_INTERVALS), tags={"tds/domain": "quality"},
+    "series_intervals_job", selection=dg.AssetSelection.assets(SERIES_INTERVALS), tags=lane_tags(Lane.QUALITY),
     description="Infer and remember every series' interval (median spacing of its last 24 h).",
 )
 

@@ -15,13 +15,14 @@ from tds_platform.defs.partitions import hourly_partitions
 from tds_platform.defs.quality.assets import GAPS, QUALITY_HOURLY
 from tds_platform.defs.rollups.levels import floor_to_bucket
 from tds_platform.defs.rollups.schedules import range_tags
+from tds_platform.defs.run_queue import Lane, lane_tags
 from tds_platform.quality.settings import QualitySettings
 
 HOUR = timedelta(hours=1)
 
 quality_job = dg.define_asset_job(
     "quality_hourly_job", selection=dg.AssetSelection.assets(QUALITY_HOURLY, GAPS), partitions_def=hourly_partitions,
-    tags={"tds/domain": "quality"}, description="Judge coverage, good-percentage and gaps of an hour (or a range).",
+    tags=lane_tags(Lane.QUALITY), description="Judge coverage, good-percentage and gaps of an hour (or a range).",
 )
 
 

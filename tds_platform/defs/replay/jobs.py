@@ -11,6 +11,7 @@ from pydantic import Field
 
 from ingest_stream.settings import ParsingSettings
 from tds_platform.defs.resources import DatabaseResource
+from tds_platform.defs.run_queue import Lane, lane_tags
 from tds_platform.replay.replay import ReplaySelection, replay
 
 JOB_NAME = "dlq_replay"
@@ -51,7 +52,7 @@ def build_replay_job(parser_settings: ParsingSettings) -> dg.JobDefinition:
         context.log_event(dg.AssetObservation(asset_key=DLQ, metadata={f"replay_{k}": v for k, v in metadata.items()}))
         context.add_output_metadata(metadata)
 
-    @dg.job(name=JOB_NAME, tags={"tds/domain": "replay"},
+    @dg.job(name=JOB_NAME, tags=lane_tags(Lane.REPLAY),
             description="Re-parse dead letters with the current topic templates/adapters (TDS_MQTT_TOPICS), land "
                         "the ones that now parse, mark every row's replayed_at/replay_result. Idempotent.")
     def dlq_replay() -> None:

@@ -11,6 +11,7 @@ import dagster as dg
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.defs.retention.apply import apply_retention
 from tds_platform.defs.retention.policy import RetentionSettings
+from tds_platform.defs.run_queue import Lane, lane_tags
 
 RETENTION_CRON = "30 3 * * *"  # daily, in the quiet hours (UTC)
 
@@ -28,7 +29,7 @@ def build_retention_job(settings: RetentionSettings) -> dg.JobDefinition:
         })
 
     @dg.job(name="apply_retention", description="Apply the per-table retention policy (TDS_RETENTION_*).",
-            tags={"tds/domain": "retention"}, executor_def=dg.in_process_executor)
+            tags=lane_tags(Lane.RETENTION), executor_def=dg.in_process_executor)
     def apply_retention_job() -> None:
         apply_retention_policy()
 

@@ -12,6 +12,7 @@ import dagster as dg
 from tds_platform.defs.partitions import daily_partitions_with_current, hourly_partitions_with_current
 from tds_platform.defs.rollups.levels import DAY, HOUR, MINUTE, floor_to_bucket
 from tds_platform.defs.rollups.settings import RollupSettings
+from tds_platform.defs.run_queue import Lane, lane_tags
 
 # Dagster's run tags for a partition range executed as one run (the UI's single-run backfill).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -21,12 +22,12 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 # per step (~20 s on a busy 2-core machine) for no loss of parallelism (the steps are a chain).
 refresh_rollups_job = dg.define_asset_job(
     "refresh_rollups", selection=[MINUTE.name, HOUR.name], partitions_def=hourly_partitions_with_current,
-    tags={"tds/domain": "rollups"}, executor_def=dg.in_process_executor,
+    tags=lane_tags(Lane.ROLLUPS), executor_def=dg.in_process_executor,
     description="Refresh the 1-minute and 1-hour rollups over a window.",
 )
 refresh_daily_rollups_job = dg.define_asset_job(
     "refresh_daily_rollups", selection=[DAY.name], partitions_def=daily_partitions_with_current,
-    tags={"tds/domain": "rollups"}, executor_def=dg.in_process_executor,
+    tags=lane_tags(Lane.ROLLUPS), executor_def=dg.in_process_executor,
     description="Refresh the 1-day rollups over a window.",
 )
 

@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,9 @@ import pytest
 from ingest_stream.coordination.client_ids import load_key, writer_client_id
 from ingest_stream.mqtt_session import BrokerAddress
 from ingest_stream.settings import IngestSettings
+from tds_platform.backfill.answers import AnswerJudge, Verdict
 from tds_platform.backfill.settings import BackfillSettings
+from tds_platform.db.engine import engine_for
 from tds_platform.stack import LocalStack
 from tests.ingest_stream.conftest import WriterProcess, wipe_session
 from tests.servers import as_login
@@ -33,11 +36,25 @@ from tests.servers import as_login
 INTERVAL_S = 10
 _tenants = itertools.count(1)
 # Quick enough for tests, long enough for a loaded 2-core machine.
-FAST = BackfillSettings(margin_s=20, answer_timeout_s=20, settle_s=0.5, poll_s=0.1)
+FAST = BackfillSettings(margin_s=20, answer_timeout_s=20, settle_s=0.5)
+GAP_FACTOR = 3.0
 
 
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def judged(url: str, settings: BackfillSettings, cmd_id: str, timeout_s: float = 60) -> Verdict:
+    """Look at the waiting commands as the backfill_answers sensor does, a few times a second, until
+    `cmd_id` is judged; its verdict."""
+    judge = AnswerJudge(engine_for(url), settings, GAP_FACTOR)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for verdict in judge.look(datetime.now(UTC)):
+            if verdict.cmd_id == cmd_id:
+                return verdict
+        time.sleep(0.1)
+    raise AssertionError(f"command {cmd_id} was not judged within {timeout_s:g} s")
 
 
 def _client(url: str, client_id: str) -> mqtt.Client:
@@ -171,9 +188,10 @@ class BackfillRig:
         return [row[0] for row in rows]
 
     def device(self, mode: str = "done", forget_after: datetime | None = None, equipment: str | None = None,
-               metrics: tuple[str, ...] = ("temp",)) -> FakeDevice:
-        device = FakeDevice(self.stack.device_mqtt_url(self.tenant), self.tenant, self.site,
-                            equipment or self.equipment, self.every, mode, forget_after, metrics)
+               metrics: tuple[str, ...] = ("temp",), memory: list[datetime] | None = None) -> FakeDevice:
+        equipment = equipment or self.equipment
+        device = FakeDevice(self.stack.device_mqtt_url(self.tenant, equipment), self.tenant, self.site,
+                            equipment, memory or self.every, mode, forget_after, metrics)
         self.devices.append(device)
         return device
 

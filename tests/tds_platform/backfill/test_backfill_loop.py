@@ -1,4 +1,5 @@
-"""Gap backfill end-to-end over the real broker: command out, device answers, the writer lands, outcome recorded."""
+"""Gap backfill end-to-end over the real broker: command out, device answers, the writer lands, the
+answer is judged later (as the backfill_answers sensor does) and each outcome recorded."""
 
 from __future__ import annotations
 
@@ -6,17 +7,19 @@ from datetime import timedelta
 
 import pytest
 
-from tds_platform.backfill.run import Backfill, BackfillRequestError, request_for_gaps
+from tds_platform.backfill.answers import Verdict
+from tds_platform.backfill.run import BackfillRequestError, request_for_gaps, send
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.db.engine import engine_for
+from tests.tds_platform.backfill.conftest import judged
 
-GAP_FACTOR = 3.0
 
-
-def backfill(rig, gap_id: int, settings: BackfillSettings):
+def backfill(rig, gap_id: int, settings: BackfillSettings) -> Verdict:
     engine = engine_for(rig.url)
     request = request_for_gaps(engine, [gap_id], settings, rig.every[-1] + timedelta(hours=1))
-    return Backfill(engine, rig.stack.platform_mqtt_url(), settings, GAP_FACTOR).run(request)
+    sent = send(engine, rig.stack.platform_mqtt_url(), request)
+    assert rig.gap(gap_id)["backfill_status"] == "requested", "sending returns before the device answered"
+    return judged(rig.url, settings, sent.cmd_id)
 
 
 def test_a_device_that_resends_everything_fills_the_gap(rig, fast: BackfillSettings) -> None:

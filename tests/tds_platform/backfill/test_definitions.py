@@ -12,5 +12,5 @@ def test_backfill_and_replay_definitions_are_in_the_code_location() -> None:
     repository = defs.get_repository_def()
     assert repository.has_job("gap_backfill") and repository.has_job("dlq_replay")
     sensors = {sensor.name for sensor in repository.sensor_defs}
-    assert {"new_gap_backfills", "backfill_refresh"} <= sensors
+    assert {"new_gap_backfills", "backfill_answers", "backfill_refresh"} <= sensors
     assert repository.get_sensor_def("new_gap_backfills").job_name == "gap_backfill"

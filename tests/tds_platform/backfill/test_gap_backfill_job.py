@@ -1,18 +1,22 @@
-"""The gap_backfill job as the new-gap sensor launches it (one run per equipment's batch of gaps: one
-command, each gap judged on its own) and as an operator launches it (one gap id, or equipment +
-window), and the refresh it triggers: stage 1 re-materializes the hourly rollups over the window,
-stage 2 the daily one after stage 1 succeeded."""
+"""The gap_backfill job as the new-gap sensor launches it (one run per tick, one command per
+equipment's batch of gaps, each gap judged on its own by the backfill_answers sensor) and as an operator launches it
+(one gap id, or equipment + window), and the refresh it triggers: stage 1 re-materializes the
+hourly rollups over the window, stage 2 the daily one after stage 1 succeeded."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import psycopg
 import pytest
 
+from tds_platform.backfill.answers import AnswerJudge
+from tds_platform.backfill.plan import Outcome
 from tds_platform.backfill.settings import BackfillSettings
+from tds_platform.db.engine import engine_for
 from tds_platform.defs import rollups as rollups_defs
 from tds_platform.defs import sources as sources_defs
 from tds_platform.defs.backfill.jobs import build_backfill_job
@@ -25,11 +29,15 @@ from tds_platform.defs.backfill.refresh import (
     run_requests,
 )
 from tds_platform.defs.backfill.resources import CommandBrokerResource
-from tds_platform.defs.backfill.sensors import build_new_gap_sensor, build_refresh_sensor, landed_window
+from tds_platform.defs.backfill.sensors import (
+    build_answer_sensor,
+    build_new_gap_sensor,
+    build_refresh_sensor,
+    landed_window,
+)
 from tds_platform.defs.partitions import hourly_partitions
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.quality.settings import QualitySettings
-from tests.tds_platform.backfill.conftest import BackfillRig, iso
+from tests.tds_platform.backfill.conftest import GAP_FACTOR, BackfillRig, iso
 
 CHILLER_METRICS = ("corrente", "pressao", "running", "temp_agua_entrada", "temp_agua_saida")
 
@@ -45,13 +53,30 @@ def minute_counts(url: str, tenant: str, start, end) -> dict:
     return dict(rows)
 
 
+def answered(rig: BackfillRig, settings: BackfillSettings, instance: dg.DagsterInstance,
+             timeout_s: float = 60) -> list[dg.AssetObservation]:
+    """Ticks of the backfill_answers sensor until it judged something; its landing observations,
+    recorded in the instance as the daemon records a sensor's asset events."""
+    sensor = build_answer_sensor(settings, GAP_FACTOR)
+    resources = {"database": DatabaseResource(url=rig.url)}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        if result.asset_events or "judged" in str(result.skip_reason):
+            for event in result.asset_events:
+                instance.report_runless_asset_event(event)
+            return list(result.asset_events)
+        time.sleep(0.2)
+    raise AssertionError(f"the backfill_answers sensor judged nothing within {timeout_s:g} s")
+
+
 def test_operator_window_backfill_fills_and_refreshes_rollups_in_two_stages(rig, fast) -> None:
     gap_id = rig.seed()
     rig.start_writer()
     rig.device("done")
     resources = {"database": DatabaseResource(url=rig.url),
                  "command_broker": CommandBrokerResource(url=rig.stack.platform_mqtt_url())}
-    job = build_backfill_job(fast, QualitySettings())
+    job = build_backfill_job(fast)
     config = {"tenant": rig.tenant, "equipment": rig.equipment, "metric": "temp",
               "window_start": rig.every[10].isoformat(), "window_end": rig.every[40].isoformat()}
     repository = dg.Definitions.merge(sources_defs.defs, rollups_defs.defs, dg.Definitions(
@@ -62,14 +87,19 @@ def test_operator_window_backfill_fills_and_refreshes_rollups_in_two_stages(rig,
         result = job.execute_in_process(run_config={"ops": {"backfill_gap": {"config": config}}},
                                         instance=instance, resources=resources)
         assert result.success
+        assert rig.gap(gap_id)["backfill_status"] == "requested", "the run sent the command and did not wait"
+        [landing] = answered(rig, fast, instance)
         assert rig.landed() == rig.every
         assert rig.gap(gap_id)["backfill_status"] == "filled"
+        cmd_id = rig.gap(gap_id)["backfill_cmd_id"]
+        assert landing.metadata["cmd_id"].value == cmd_id
 
         context = dg.build_sensor_context(instance=instance, repository_def=repository)
         first = sensor(context)
         [stage1] = first.run_requests
         assert set(stage1.asset_selection) == {dg.AssetKey("telemetry_1m"), dg.AssetKey("telemetry_1h")}
-        assert (stage1.tags[GROUP_TAG], stage1.tags[STAGE_TAG]) == (result.run_id, "1")
+        assert (stage1.tags[GROUP_TAG], stage1.tags[STAGE_TAG]) == (cmd_id, "1")
+        assert (stage1.tags["tds/domain"], stage1.tags["dagster/priority"]) == ("rollups", "-1")
         assert stage1.partition_key == hour_key(rig.t0), "the window lies in one hour: one partition"
 
         assert minute_counts(rig.url, rig.tenant, rig.t0, rig.t0 + timedelta(minutes=10)) == {}
@@ -83,7 +113,7 @@ def test_operator_window_backfill_fills_and_refreshes_rollups_in_two_stages(rig,
         [stage2] = second.run_requests
         assert stage2.asset_selection == [dg.AssetKey("telemetry_1d")]
         assert stage2.partition_key == rig.t0.strftime("%Y-%m-%d")
-        assert stage2.run_key == f"{result.run_id}:2:telemetry_1d:{stage2.partition_key}"
+        assert stage2.run_key == f"{cmd_id}:2:telemetry_1d:{stage2.partition_key}"
 
         third = sensor(dg.build_sensor_context(instance=instance, repository_def=repository, cursor=second.cursor))
         assert not third.run_requests
@@ -123,17 +153,20 @@ def resources_for(rig: BackfillRig) -> dict[str, object]:
 
 def sensor_requests(rig: BackfillRig, settings: BackfillSettings, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
     """What one tick of the new-gap sensor asks for over the rig's gaps."""
-    sensor = build_new_gap_sensor(build_backfill_job(settings, QualitySettings()), settings)
+    sensor = build_new_gap_sensor(build_backfill_job(settings), settings)
     context = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource(url=rig.url)})
     return list(sensor(context).run_requests or [])
 
 
 def launch(rig: BackfillRig, settings: BackfillSettings, instance: dg.DagsterInstance,
-           request: dg.RunRequest) -> dg.ExecuteInProcessResult:
-    """The run the daemon would start for the request."""
-    job = build_backfill_job(settings, QualitySettings())
-    return job.execute_in_process(run_config=request.run_config, instance=instance, resources=resources_for(rig),
-                                  tags=request.tags, raise_on_error=False)
+           request: dg.RunRequest) -> tuple[dg.ExecuteInProcessResult, list[dg.AssetObservation]]:
+    """The run the daemon would start for the request, then the backfill_answers sensor's ticks until
+    it judged the command the run sent (if it sent one); the landing observations."""
+    job = build_backfill_job(settings)
+    result = job.execute_in_process(run_config=request.run_config, instance=instance, resources=resources_for(rig),
+                                    tags=request.tags, raise_on_error=False)
+    [(waiting,)] = rig.query("SELECT count(*) FROM tds.backfill_commands WHERE judged_at IS NULL")
+    return result, answered(rig, settings, instance) if waiting else []
 
 
 def test_one_run_and_one_command_repair_every_gap_of_a_silent_equipment(
@@ -143,7 +176,7 @@ def test_one_run_and_one_command_repair_every_gap_of_a_silent_equipment(
     device = rig.device("done", metrics=CHILLER_METRICS)
 
     [request] = sensor_requests(rig, fast, instance)
-    result = launch(rig, fast, instance, request)
+    result, [landing] = launch(rig, fast, instance, request)
 
     assert result.success
     [command] = device.commands
@@ -155,9 +188,51 @@ def test_one_run_and_one_command_repair_every_gap_of_a_silent_equipment(
     assert all(gap["backfill_detail"].startswith("device answered done (115 readings resent); 18 readings inside")
                for gap in gaps)
     assert all(rig.landed(metric=metric) == rig.every for metric in CHILLER_METRICS)
-    assert landed_window(instance, result.run_id) == dg.TimeWindow(rig.every[15], rig.every[38]), \
-        "the refresh sensor reads the one union window from the run's telemetry observation"
+    assert landed_window(landing) == (command["cmd_id"], dg.TimeWindow(rig.every[15], rig.every[38])), \
+        "the refresh sensor reads the one union window from the telemetry observation of the answer"
     assert sensor_requests(rig, fast, instance) == [], "the gaps are marked: the next tick asks for nothing"
+
+
+def test_a_run_never_waits_for_a_device_that_does_not_answer(
+        rig: BackfillRig, fast: BackfillSettings, instance: dg.DagsterInstance) -> None:
+    gap_id = rig.seed()
+    rig.start_writer()
+    device = rig.device("silent")
+    patient = fast.model_copy(update={"answer_timeout_s": 300})
+    [request] = sensor_requests(rig, patient, instance)
+
+    started = time.monotonic()
+    result = build_backfill_job(patient).execute_in_process(
+        run_config=request.run_config, instance=instance, resources=resources_for(rig), tags=request.tags)
+    took = time.monotonic() - started
+
+    assert result.success and took < 60, f"the run took {took:.0f} s: it waited for the device"
+    assert rig.gap(gap_id)["backfill_status"] == "requested"
+    judge, now = AnswerJudge(engine_for(rig.url), patient, GAP_FACTOR), datetime.now(UTC)
+    assert judge.look(now) == [], "the device may still answer"
+    assert judge.look(now + timedelta(seconds=300)) == [], "timed out: readings could still be on their way"
+    [verdict] = judge.look(now + timedelta(seconds=300 + fast.settle_s))
+    assert verdict.outcomes == {gap_id: Outcome.UNFILLABLE} and verdict.readings_landed == 0
+    assert rig.gap(gap_id)["backfill_detail"].startswith("no final answer from the device within 300 s")
+    assert len(device.commands) == 1
+
+
+def test_one_run_sends_each_equipment_of_a_tick_its_own_command(
+        rig: BackfillRig, fast: BackfillSettings, instance: dg.DagsterInstance) -> None:
+    answering = rig.seed_equipment("ch-1", {"temp": [(17, 36)]})
+    other = rig.seed_equipment("ch-2", {"temp": [(20, 30)], "pressao": [(20, 30)]})
+    rig.start_writer()
+    first, second = rig.device("done", equipment="ch-1"), rig.device("done", equipment="ch-2",
+                                                                      metrics=("temp", "pressao"))
+
+    [request] = sensor_requests(rig, fast, instance)
+    result, landings = launch(rig, fast, instance, request)
+
+    assert result.success and len(first.commands) == len(second.commands) == 1
+    assert first.commands[0]["args"]["metrics"] == ["temp"]
+    assert second.commands[0]["args"]["metrics"] == ["pressao", "temp"]
+    assert [rig.gap(gap_id)["backfill_status"] for gap_id in answering + other] == ["filled"] * 3
+    assert sorted(landing.metadata["equipment"].value for landing in landings) == ["ch-1", "ch-2"]
 
 
 def test_each_gap_of_a_batch_is_judged_on_its_own(
@@ -167,7 +242,7 @@ def test_each_gap_of_a_batch_is_judged_on_its_own(
     device = rig.device("partial", forget_after=rig.every[25], metrics=("temp", "pressao"))
 
     [request] = sensor_requests(rig, fast, instance)
-    assert launch(rig, fast, instance, request).success
+    assert launch(rig, fast, instance, request)[0].success
 
     [command] = device.commands
     assert command["args"] == {"from": iso(rig.every[8]), "to": iso(rig.every[42]), "metrics": ["pressao", "temp"]}
@@ -185,14 +260,14 @@ def test_a_device_error_marks_every_gap_of_the_batch_as_for_a_single_gap(
     device = rig.device("error", metrics=metrics)
 
     [request] = sensor_requests(rig, fast, instance)
-    result = launch(rig, fast, instance, request)
+    result, landings = launch(rig, fast, instance, request)
 
     assert result.success and len(device.commands) == 1
     for gap_id in gap_ids:
         gap = rig.gap(gap_id)
         assert gap["backfill_status"] == "unfillable"
         assert gap["backfill_detail"].startswith("device answered error (buffer unavailable); 0 readings inside")
-    assert landed_window(instance, result.run_id) is None, "nothing landed: nothing to refresh"
+    assert landings == [], "nothing landed: nothing to refresh"
 
 
 def test_gaps_cleared_before_the_run_are_left_out_of_its_command(
@@ -203,7 +278,7 @@ def test_gaps_cleared_before_the_run_are_left_out_of_its_command(
     [request] = sensor_requests(rig, fast, instance)
     rig.query("UPDATE tds.gaps SET cleared_at = now() WHERE id = %s RETURNING id", cleared)
 
-    assert launch(rig, fast, instance, request).success
+    assert launch(rig, fast, instance, request)[0].success
 
     [command] = device.commands
     assert command["args"] == {"from": iso(rig.every[18]), "to": iso(rig.every[32]), "metrics": ["pressao"]}
@@ -216,7 +291,7 @@ def test_an_operator_still_backfills_one_gap_by_its_id(
     rig.start_writer()
     device = rig.device("done")
 
-    result = launch(rig, fast, instance, dg.RunRequest(run_config={"ops": {"backfill_gap": {"config": {
+    result, _ = launch(rig, fast, instance, dg.RunRequest(run_config={"ops": {"backfill_gap": {"config": {
         "gap_id": gap_id}}}}))
 
     assert result.success and rig.gap(gap_id)["backfill_status"] == "filled"
@@ -226,8 +301,10 @@ def test_an_operator_still_backfills_one_gap_by_its_id(
 
 @pytest.mark.parametrize(("config", "sentence"), [
     (lambda first, second: {"gap_ids": [first, second]}, "the gaps belong to more than one equipment"),
-    (lambda first, second: {"gap_ids": []}, "gap_ids is empty"),
-    (lambda first, second: {"gap_id": first, "gap_ids": [second]}, "give either gap_id or gap_ids, not both"),
+    (lambda first, second: {"batches": [[first], [first, second]]}, "the gaps belong to more than one equipment"),
+    (lambda first, second: {"gap_ids": []}, "gap_ids names no gap"),
+    (lambda first, second: {"batches": [[first], []]}, "batches names no gap"),
+    (lambda first, second: {"gap_id": first, "gap_ids": [second]}, "give only one of gap_ids and gap_id"),
 ])
 def test_config_naming_gaps_wrongly_fails_in_one_sentence(
         rig: BackfillRig, fast: BackfillSettings, instance: dg.DagsterInstance,
@@ -235,7 +312,7 @@ def test_config_naming_gaps_wrongly_fails_in_one_sentence(
     [first] = rig.seed_equipment("ch-1", {"temp": [(17, 36)]})
     [second] = rig.seed_equipment("ch-2", {"temp": [(17, 36)]})
 
-    result = launch(rig, fast, instance, dg.RunRequest(run_config={"ops": {"backfill_gap": {"config": config(
+    result, _ = launch(rig, fast, instance, dg.RunRequest(run_config={"ops": {"backfill_gap": {"config": config(
         first, second)}}}))
 
     assert not result.success

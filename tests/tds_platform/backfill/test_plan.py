@@ -1,5 +1,5 @@
 """The pure backfill rules: resend window, which gaps share a command, command message (as the simulator
-reads it), cmd id, outcome."""
+reads it), cmd id, when an answer is complete, outcome."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ from tds_platform.backfill.plan import (
     GapJudgement,
     GapSpan,
     Outcome,
+    Progress,
     Window,
+    answer_settled,
     batch_gaps,
     decide,
+    follow,
     new_cmd_id,
     resend_command,
     resend_window,
@@ -108,3 +111,39 @@ def test_cmd_ids_are_unique_and_acceptable_to_the_writer() -> None:
 ])
 def test_what_landed_decides_the_outcome(judgement: GapJudgement, outcome: Outcome) -> None:
     assert decide(judgement) is outcome
+
+
+TIMEOUT, SETTLE = 300 * SECOND, 3 * SECOND
+
+
+@pytest.mark.parametrize(("answer", "at", "settled"), [
+    (None, T + 10 * SECOND, None),  # may still answer
+    ("accepted", T + 299 * SECOND, None),  # said it is on it: still waiting
+    ("done", T + 10 * SECOND, T + 10 * SECOND),  # final answer: from this look on, wait for its readings
+    ("partial", T + 10 * SECOND, T + 10 * SECOND),
+    ("error", T + 10 * SECOND, T + 10 * SECOND),
+    ("accepted", T + 300 * SECOND, T + 300 * SECOND),  # no final answer within the timeout
+])
+def test_an_answer_settles_at_its_final_status_or_the_timeout(answer: str | None, at: datetime,
+                                                               settled: datetime | None) -> None:
+    assert answer_settled(Progress(None, 0), answer, T, at, TIMEOUT) == settled
+    assert answer_settled(Progress(T, 0), answer, T, at, TIMEOUT) == T, "the first look that saw it is kept"
+
+
+def test_readings_still_landing_postpone_the_verdict_until_they_stop_for_the_settle_time() -> None:
+    first, ready = follow(Progress(None, 100), T, 150, False, T, SETTLE, TIMEOUT)
+    assert (first, ready) == (Progress(T, 150, T), False), "50 readings landed since the command went out"
+    second, ready = follow(first, T, 170, False, T + 2 * SECOND, SETTLE, TIMEOUT)
+    assert (second, ready) == (Progress(T, 170, T + 2 * SECOND), False)
+    third, ready = follow(second, T, 170, False, T + 4 * SECOND, SETTLE, TIMEOUT)
+    assert not ready, "quiet for 2 s only"
+    assert follow(third, T, 170, False, T + 5 * SECOND, SETTLE, TIMEOUT)[1], "quiet for the settle time"
+
+
+def test_every_gap_closed_or_the_timeout_ends_the_wait_for_readings() -> None:
+    assert follow(Progress(None, 100), T, 150, True, T, SETTLE, TIMEOUT)[1], "nothing left to wait for"
+    busy = Progress(T, 150, T + 299 * SECOND)
+    assert not follow(busy, T, 151, False, T + 299 * SECOND, SETTLE, TIMEOUT)[1]
+    assert follow(busy, T, 152, False, T + 300 * SECOND, SETTLE, TIMEOUT)[1], "a device still resending at the timeout"
+    assert follow(Progress(None, 100), T, 100, False, T + SETTLE, SETTLE, TIMEOUT)[1], \
+        "nothing landed since the answer: quiet since the answer"

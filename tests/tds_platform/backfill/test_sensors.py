@@ -1,8 +1,8 @@
 """The backfill sensors against real Dagster instances: the new-gap sensor (each gap requested once,
-one run per equipment's batch of close gaps, thresholds, bound per tick) over a real database, and
-the refresh sensor coalescing every backfill a tick sees into one group of refresh runs (stand-in
-gap_backfill runs report their landed windows; refresh runs are recorded from the sensor's requests
-and moved through their statuses by hand)."""
+one command per equipment's batch of close gaps and one run per tick, thresholds, bound per tick)
+over a real database, and the refresh sensor coalescing every landing a tick sees into one group of
+refresh runs (landings are reported as the backfill_answers sensor reports them; refresh runs are
+recorded from the sensor's requests and moved through their statuses by hand)."""
 
 import json
 from collections import Counter
@@ -17,26 +17,32 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.definitions import defs
-from tds_platform.defs.backfill.jobs import JOB_NAME, TELEMETRY, WINDOW_END, WINDOW_START, build_backfill_job
+from tds_platform.defs.backfill.jobs import build_backfill_job
 from tds_platform.defs.backfill.refresh import (
     GROUP_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
+    SOURCE_COMMANDS_TAG,
     SOURCE_COUNT_TAG,
-    SOURCE_RUNS_TAG,
     STAGE_TAG,
     group_tags,
 )
 from tds_platform.defs.backfill.sensors import (
+    CMD_ID,
+    COMMAND_COUNT_TAG,
     EQUIPMENT_TAG,
     GAP_COUNT_TAG,
     GAP_IDS_TAG,
+    TELEMETRY,
+    TENANT_TAG,
+    WINDOW_END,
+    WINDOW_START,
+    RefreshCursor,
     batch_run_key,
     build_new_gap_sensor,
     build_refresh_sensor,
 )
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.quality.settings import QualitySettings
 
 NOW = datetime.now(UTC)
 SETTINGS = BackfillSettings(open_gap_min_age_s=900, max_requests_per_tick=2, lookback_days=7)
@@ -59,30 +65,31 @@ def add_gap(url: str, metric: str, start: datetime, end: datetime | None, status
 
 def ticked(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, url: str,
            cursor: str | None) -> tuple[list[list[int]], str | None]:
-    """The gap ids of each requested run, and the new cursor; every request is checked to carry its
-    gaps in its config, run key and tags."""
+    """The gap ids of each command the tick asks for, and the new cursor; the tick's one run is
+    checked to carry all its gaps in its config, run key and tags."""
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                       resources={"database": DatabaseResource(url=url)})
     result = sensor(context)
-    batches = []
-    for request in result.run_requests or []:
-        gap_ids = request.run_config["ops"]["backfill_gap"]["config"]["gap_ids"]
-        assert gap_ids == sorted(gap_ids) and request.run_key == batch_run_key(gap_ids)
-        assert request.tags[GAP_IDS_TAG] == ",".join(map(str, gap_ids))
-        assert request.tags[GAP_COUNT_TAG] == str(len(gap_ids))
-        batches.append(gap_ids)
+    if not result.run_requests:
+        return [], result.cursor
+    [request] = result.run_requests
+    batches = request.run_config["ops"]["backfill_gap"]["config"]["batches"]
+    gap_ids = sorted(gap_id for batch in batches for gap_id in batch)
+    assert all(batch == sorted(batch) for batch in batches) and request.run_key == batch_run_key(gap_ids)
+    assert request.tags[GAP_IDS_TAG] == ",".join(map(str, gap_ids))
+    assert request.tags[GAP_COUNT_TAG] == str(len(gap_ids)) and request.tags[COMMAND_COUNT_TAG] == str(len(batches))
     return batches, result.cursor
 
 
 def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, url: str,
          cursor: str | None) -> tuple[list[int], str | None]:
-    """The gap ids requested (one run each in the tests that use this), and the new cursor."""
+    """The gap ids requested (one command each in the tests that use this), and the new cursor."""
     batches, cursor = ticked(sensor, instance, url, cursor)
     return [gap_id for batch in batches for gap_id in batch], cursor
 
 
 def test_each_gap_is_requested_once_across_ticks(database_url: str, instance: dg.DagsterInstance) -> None:
-    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS, QualitySettings()), SETTINGS)
+    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS), SETTINGS)
     closed = add_gap(database_url, "a", NOW - timedelta(hours=3), NOW - timedelta(hours=2), equipment="ch-a")
     open_long = add_gap(database_url, "b", NOW - timedelta(hours=1), None, equipment="ch-b")
     open_late = add_gap(database_url, "c", NOW - timedelta(hours=2, minutes=30), None, equipment="ch-c")
@@ -105,7 +112,7 @@ def test_each_gap_is_requested_once_across_ticks(database_url: str, instance: dg
 
 
 def test_the_cursor_forgets_gaps_once_their_run_marked_them(database_url: str, instance: dg.DagsterInstance) -> None:
-    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS, QualitySettings()), SETTINGS)
+    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS), SETTINGS)
     gap_id = add_gap(database_url, "a", NOW - timedelta(hours=3), NOW - timedelta(hours=2))
     _, cursor = tick(sensor, instance, database_url, None)
     assert cursor == f"[{gap_id}]"
@@ -127,7 +134,7 @@ def silent_device(url: str, equipment: str, start: datetime, end: datetime | Non
 
 def test_the_gaps_of_one_silent_equipment_are_one_run_and_never_requested_again(
         database_url: str, instance: dg.DagsterInstance) -> None:
-    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS, QualitySettings()), SETTINGS)
+    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS), SETTINGS)
     start = NOW - timedelta(hours=2)
     gap_ids = sorted(silent_device(database_url, "ch-1", start, start + timedelta(minutes=5)))
     context = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource(url=database_url)})
@@ -135,7 +142,7 @@ def test_the_gaps_of_one_silent_equipment_are_one_run_and_never_requested_again(
     result = sensor(context)
 
     [request] = result.run_requests
-    assert request.run_config["ops"]["backfill_gap"]["config"]["gap_ids"] == gap_ids
+    assert request.run_config["ops"]["backfill_gap"]["config"]["batches"] == [gap_ids]
     assert request.run_key == "gaps-" + "-".join(map(str, gap_ids))
     assert request.tags[GAP_IDS_TAG] == ",".join(map(str, gap_ids)) and request.tags[GAP_COUNT_TAG] == "5"
     assert request.tags[EQUIPMENT_TAG] == "ch-1"
@@ -145,26 +152,30 @@ def test_the_gaps_of_one_silent_equipment_are_one_run_and_never_requested_again(
     assert ticked(sensor, instance, database_url, result.cursor)[0] == [], "requested, not started: not asked again"
 
 
-def test_each_equipment_gets_its_own_run(database_url: str, instance: dg.DagsterInstance) -> None:
-    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS, QualitySettings()), SETTINGS)
+def test_each_equipment_gets_its_own_command_and_a_tick_one_run(
+        database_url: str, instance: dg.DagsterInstance) -> None:
+    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS), SETTINGS)
     first = silent_device(database_url, "ch-1", NOW - timedelta(hours=2), NOW - timedelta(hours=1, minutes=55))
     second = silent_device(database_url, "ch-2", NOW - timedelta(hours=2), NOW - timedelta(hours=1, minutes=55))
 
     batches, _ = ticked(sensor, instance, database_url, None)
 
     assert batches == [sorted(first), sorted(second)]
+    context = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource(url=database_url)})
+    [request] = sensor(context).run_requests
+    assert (request.tags[EQUIPMENT_TAG], request.tags[TENANT_TAG]) == ("ch-1,ch-2", "acme")
 
 
-def test_gaps_of_one_equipment_share_a_run_only_when_close_together(
+def test_gaps_of_one_equipment_share_a_command_only_when_close_together(
         database_url: str, instance: dg.DagsterInstance) -> None:
     settings = SETTINGS.model_copy(update={"margin_s": 60, "batch_slack_s": 300})
-    sensor = build_new_gap_sensor(build_backfill_job(settings, QualitySettings()), settings)
+    sensor = build_new_gap_sensor(build_backfill_job(settings), settings)
     start = NOW - timedelta(hours=5)
     early = add_gap(database_url, "a", start, start + timedelta(minutes=5))
     # windows 2 min (margins) + 4 min apart: within the 5 min slack
     close = add_gap(database_url, "b", start + timedelta(minutes=11), start + timedelta(minutes=12))
     overlapping = add_gap(database_url, "a", start + timedelta(minutes=13), start + timedelta(minutes=14))
-    # 20 min after the batch's end: its own run
+    # 20 min after the batch's end: its own command
     far = add_gap(database_url, "c", start + timedelta(minutes=36), start + timedelta(minutes=40))
 
     batches, _ = ticked(sensor, instance, database_url, None)
@@ -172,16 +183,16 @@ def test_gaps_of_one_equipment_share_a_run_only_when_close_together(
     assert batches == [sorted([early, close, overlapping]), [far]]
 
 
-def test_the_limit_per_tick_counts_runs_and_never_splits_an_equipments_batch(
+def test_the_limit_per_tick_counts_commands_and_never_splits_an_equipments_batch(
         database_url: str, instance: dg.DagsterInstance) -> None:
-    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS, QualitySettings()), SETTINGS)
+    sensor = build_new_gap_sensor(build_backfill_job(SETTINGS), SETTINGS)
     devices = {name: silent_device(database_url, name, NOW - timedelta(hours=hours), NOW - timedelta(hours=hours - 1))
                for name, hours in (("ch-1", 4), ("ch-2", 3), ("ch-3", 2))}
 
     first, cursor = ticked(sensor, instance, database_url, None)
     second, cursor = ticked(sensor, instance, database_url, cursor)
 
-    assert first == [sorted(devices["ch-1"]), sorted(devices["ch-2"])], "max_requests_per_tick=2: two runs, 10 gaps"
+    assert first == [sorted(devices["ch-1"]), sorted(devices["ch-2"])], "max_requests_per_tick=2: two commands, 10 gaps"
     assert second == [sorted(devices["ch-3"])]
     assert ticked(sensor, instance, database_url, cursor)[0] == []
 
@@ -219,26 +230,16 @@ def hour(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d-%H:00")
 
 
-class WindowConfig(dg.Config):
-    start: str
-    end: str
-
-
-@dg.op
-def report_landing(context: dg.OpExecutionContext, config: WindowConfig) -> None:
-    context.log_event(dg.AssetObservation(asset_key=TELEMETRY, metadata={WINDOW_START: config.start,
-                                                                          WINDOW_END: config.end}))
-
-
-@dg.job(name=JOB_NAME)
-def stand_in_backfill() -> None:
-    """Reports a landed window exactly as gap_backfill does, without a device or a broker."""
-    report_landing()
+_commands = iter(range(1, 1_000_000))
 
 
 def landed(instance: dg.DagsterInstance, start: datetime, end: datetime) -> str:
-    config = {"ops": {"report_landing": {"config": {"start": start.isoformat(), "end": end.isoformat()}}}}
-    return stand_in_backfill.execute_in_process(run_config=config, instance=instance).run_id
+    """Reports a landed window exactly as the backfill_answers sensor does, without a device or a
+    broker; returns its command id."""
+    cmd_id = f"bf-20261110T000000Z-{next(_commands):08x}"
+    instance.report_runless_asset_event(dg.AssetObservation(asset_key=TELEMETRY, metadata={
+        WINDOW_START: start.isoformat(), WINDOW_END: end.isoformat(), CMD_ID: cmd_id}))
+    return cmd_id
 
 
 class RefreshSensor:
@@ -302,7 +303,7 @@ def test_backfills_finishing_in_one_tick_share_one_refresh_per_partition_and_one
     assert len(stage1) == 2, "one run per asset set for the one hour all three windows touch"
     for request in stage1:
         assert request.tags[STAGE_TAG] == "1" and request.tags[GROUP_TAG] == sources[0]
-        assert request.tags[SOURCE_RUNS_TAG] == ",".join(sources) and request.tags[SOURCE_COUNT_TAG] == "3"
+        assert request.tags[SOURCE_COMMANDS_TAG] == ",".join(sources) and request.tags[SOURCE_COUNT_TAG] == "3"
     again = RefreshSensor(instance, repository).tick()
     assert [r.run_key for r in again] == [r.run_key for r in stage1], "the same tick evaluated again: same run keys"
     assert sensor.tick() == [], "nothing new finished"
@@ -313,6 +314,36 @@ def test_backfills_finishing_in_one_tick_share_one_refresh_per_partition_and_one
     assert refreshed(repository, [stage2]) == {(DAILY, "2026-11-10"): 1}
     assert (stage2.tags[STAGE_TAG], stage2.tags[GROUP_TAG], stage2.tags[SOURCE_COUNT_TAG]) == ("2", sources[0], "3")
     assert sensor.tick() == []
+
+
+def test_refreshes_queue_in_the_lanes_of_the_schedules_they_repeat_behind_them(
+        instance: dg.DagsterInstance, repository: dg.RepositoryDefinition) -> None:
+    landed(instance, at(10, 5), at(10, 10))
+    sensor = RefreshSensor(instance, repository)
+
+    stage1 = sensor.tick()
+    run_all(instance, stage1)
+    [stage2] = sensor.tick()
+
+    lanes = {frozenset(request.asset_selection): (request.tags["tds/domain"], request.tags["dagster/priority"])
+             for request in [*stage1, stage2]}
+    assert lanes == {ROLLUPS: ("rollups", "-1"), QUALITY: ("quality", "-1"), DAILY: ("rollups", "-1")}, \
+        "never the lane of the gap_backfill runs, whose limit they once shared with runs waiting for devices"
+
+
+def test_only_landings_start_a_refresh_and_an_unreadable_cursor_starts_over(
+        instance: dg.DagsterInstance, repository: dg.RepositoryDefinition) -> None:
+    instance.report_runless_asset_event(dg.AssetObservation(asset_key=TELEMETRY, metadata={"newest_reading": "x"}))
+    sensor = RefreshSensor(instance, repository)
+    assert sensor.tick() == [], "the observe_sources schedule's observations of telemetry are no landing"
+
+    cmd_id = landed(instance, at(10, 5), at(10, 10))
+    sensor.cursor = "2026-11-10T10:00:00+00:00"  # the cursor before landings were observations
+    requests = sensor.tick()
+
+    assert {request.tags[GROUP_TAG] for request in requests} == {cmd_id}
+    cursor = RefreshCursor.parse(sensor.cursor, NOW)
+    assert cursor.landing_storage_id is not None and sensor.tick() == []
 
 
 def test_windows_in_different_hours_and_days_refresh_their_union_once(
@@ -393,10 +424,10 @@ def test_a_daily_refresh_still_queued_covers_a_later_group_but_a_running_one_doe
 
 
 def test_the_group_tags_stay_short_however_many_backfills_one_tick_saw() -> None:
-    ids = [f"{n:08d}-0000-0000-0000-000000000000" for n in range(40)]
+    ids = [f"bf-20261110T000000Z-{n:08x}" for n in range(40)]
 
     tags = group_tags(ids)
 
-    assert tags[GROUP_TAG] == ids[0], "named after the first (oldest) source run"
-    assert tags[SOURCE_RUNS_TAG] == ",".join(ids[:5]) + ",+35 more"
+    assert tags[GROUP_TAG] == ids[0], "named after the first (oldest) source command"
+    assert tags[SOURCE_COMMANDS_TAG] == ",".join(ids[:5]) + ",+35 more"
     assert tags[SOURCE_COUNT_TAG] == "40" and all(len(value) < 200 for value in tags.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -130,3 +131,22 @@ def test_an_existing_stack_keeps_its_edition(stack: LocalStack) -> None:
     refused = CliRunner().invoke(cli, ["stack", "up", "--edition", other, "--stack-dir", str(stack.layout.root)])
     assert refused.exit_code == 1
     assert f"runs the {stack.layout.edition} edition" in refused.output
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the servers as their own users")
+def test_a_stack_that_the_service_users_cannot_reach_is_refused_at_once_in_one_sentence() -> None:
+    """A clone in a folder only root may enter (`mktemp -d`, /root): initdb, running as postgres,
+    used to fail with `could not change directory ...: Permission denied`."""
+    private = Path(tempfile.mkdtemp(prefix="tds-private-"))  # mode 0700
+    root = private / "clone" / ".tds"
+    try:
+        up = subprocess.run([sys.executable, "-m", "tds_platform.cli.main", "stack", "up", "--stack-dir", str(root),
+                             "--pg-port", str(free_port()), "--mqtt-port", str(free_port())],
+                            capture_output=True, text=True, check=False, timeout=60)
+        assert up.returncode != 0
+        [line] = up.stderr.strip().splitlines()
+        assert f"the postgres user, which the local PostgreSQL runs as, cannot enter {private} (mode 700)" in line
+        assert f"`chmod o+x {private}`" in line and "--stack-dir" in line
+        assert not (root / "postgres").exists(), "nothing was started"
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
