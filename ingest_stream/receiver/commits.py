@@ -1,69 +1,14 @@
-"""What one committed batch did, and how the process owning the MQTT sessions applies it: acks, metrics, health.
+"""How the receiver applies a commit the worker reported: acks, metrics, health.
 
-A summary is plain data (it crosses the pipe from the worker); applying it is the only place that
-settles deliveries, so nothing is acknowledged that a commit did not cover.
+The only place that settles deliveries, so nothing is acknowledged that a commit did not cover.
 """
 
 from __future__ import annotations
 
-import time
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Protocol
-
-from ingest_stream.batch import Batch
-from ingest_stream.delivery import AckLedger, Delivery
-from ingest_stream.health import HealthState
-from ingest_stream.metrics import IngestMetrics
-from ingest_stream.records import Parsed
-from ingest_stream.store import WriteResult
-
-
-@dataclass
-class CommitSummary:
-    batch_size: int
-    inserted: int
-    duplicates: int
-    duration_s: float
-    committed_at: float  # wall clock
-    messages: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, outcome) -> count
-    dead_letters: Counter[str] = field(default_factory=Counter)  # reason -> count
-    publish_lags_s: list[float] = field(default_factory=list)  # live data only
-
-
-class CommitSink(Protocol):
-    """Where the pipeline reports: applied in this process, or sent to the parent by the worker."""
-
-    def committed(self, deliveries: list[Delivery], summary: CommitSummary) -> None: ...
-
-    def database_failed(self, error: str) -> None: ...
-
-
-def _kind_of(parsed: Parsed) -> tuple[str, str]:
-    if parsed.dead_letter is not None:
-        return "unknown", "dead_letter"
-    if parsed.readings:
-        return "telem", "landed"
-    if parsed.events:
-        return "event", "landed"
-    if parsed.acks:
-        return "ack", "landed"
-    return "other", "ignored"
-
-
-def summarize(batch: Batch, result: WriteResult, started: float) -> CommitSummary:
-    """`started` is the monotonic time the write began."""
-    committed_at = time.time()
-    summary = CommitSummary(len(batch), result.inserted, result.duplicates, time.monotonic() - started, committed_at)
-    for parsed in batch.parsed:
-        summary.messages[_kind_of(parsed)] += 1
-        if parsed.dead_letter is not None:
-            summary.dead_letters[parsed.dead_letter.reason.value] += 1
-        elif parsed.readings:
-            lag = committed_at - max(r.ts for r in parsed.readings).timestamp()
-            if 0 <= lag < 3600:  # live data only: re-sent history would swamp the histogram
-                summary.publish_lags_s.append(lag)
-    return summary
+from ingest_stream.handoff import CommitSummary
+from ingest_stream.receiver.delivery import AckLedger, Delivery
+from ingest_stream.receiver.health import HealthState
+from ingest_stream.receiver.metrics import IngestMetrics
 
 
 class CommitRecorder:
