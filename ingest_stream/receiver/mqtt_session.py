@@ -86,9 +86,6 @@ class MqttSession:
         self.client.connect_async(self.address.host, self.address.port, **kwargs)  # type: ignore[arg-type]
         self.client.loop_start()
 
-    def wait_connected(self, timeout_s: float) -> bool:
-        return self._connected.wait(timeout_s)
-
     @property
     def connected(self) -> bool:
         return self._connected.is_set()

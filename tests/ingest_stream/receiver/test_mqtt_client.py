@@ -67,7 +67,7 @@ class Setup:
         session = MqttSession(self.reader, options, inbox, IngestMetrics())
         self.sessions.append(session)
         session.start()
-        assert session.wait_connected(10), "the writer session did not connect"
+        wait_until(lambda: session.connected, 10, "the writer session connected")
         return session, inbox
 
     def publish(self, payloads: list[bytes], qos: int = 1) -> None:
