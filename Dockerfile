@@ -1,24 +1,44 @@
 # syntax=docker/dockerfile:1
-# The TDS Platform image: one image for the stream writer, the migrations and the Dagster services.
-# Built from pyproject.toml (`pip install .`); runs as an unprivileged user; holds no secrets.
-FROM python:3.11-slim
+# The TDS Platform images, from pyproject.toml. Two targets of one build:
+#   writer    the stream writer alone (`tds-ingest`): the base install (paho, psycopg, pydantic,
+#             prometheus-client, orjson, click) and ingest_stream, no Dagster, dbt or pandas;
+#   platform  (the default) the migrations, the Dagster services and the `tds` CLI: `.[platform]`.
+# Both run as an unprivileged user and hold no secrets.
+FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    DAGSTER_HOME=/opt/dagster/home
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
 RUN groupadd --system --gid 10001 tds \
     && useradd --system --uid 10001 --gid tds --home-dir /opt/tds --create-home --shell /usr/sbin/nologin tds
 
 WORKDIR /opt/tds/app
+COPY pyproject.toml README.md ./
+COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/tds-entrypoint
+ENTRYPOINT ["tds-entrypoint"]
+
+
+# The stream writer: what it runs and nothing more (tds_platform's code is not even copied).
+FROM base AS writer
+
+COPY ingest_stream ./ingest_stream
+RUN pip install . && rm -rf build *.egg-info
+
+USER tds
+CMD ["tds-ingest", "run"]
+
+
+# Everything over the landed data: migrations, Dagster's code location, webserver and daemon, dbt.
+FROM base AS platform
+
+ENV DAGSTER_HOME=/opt/dagster/home
 
 # Dependencies and console scripts (tds, tds-ingest) from the project's own metadata.
-COPY pyproject.toml README.md ./
 COPY ingest_stream ./ingest_stream
 COPY tds_platform ./tds_platform
-RUN pip install . && rm -rf build *.egg-info
+RUN pip install '.[platform]' && rm -rf build *.egg-info
 
 # The dbt project ships inside the image with its manifest parsed at build time, so the Dagster
 # code location starts without running dbt. The profile's connection comes from TDS_DBT_* at run
@@ -34,10 +54,8 @@ ENV PYTHONPATH=/opt/tds/app
 
 # Dagster's instance config; run and compute-log storage lives on a volume shared by its services.
 COPY deploy/dagster/dagster.yaml deploy/dagster/workspace.yaml ${DAGSTER_HOME}/
-COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/tds-entrypoint
 RUN mkdir -p /opt/dagster/storage \
     && chown -R tds:tds /opt/tds/app/dbt_metrics /opt/dagster
 
 USER tds
-ENTRYPOINT ["tds-entrypoint"]
 CMD ["tds", "--help"]

@@ -49,8 +49,8 @@ def run(**overrides: Any) -> None:
     """Run the writer until SIGTERM/SIGINT (then flush, commit, ack and exit 0)."""
     settings = load_settings(overrides)
     configure_logging(settings.instance_id, settings.log_level)
+    from ingest_stream.receiver.service import IngestService
     from ingest_stream.runtime import tune_garbage_collector
-    from ingest_stream.service import IngestService
 
     try:
         service = IngestService(settings)

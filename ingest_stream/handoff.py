@@ -1,39 +1,83 @@
-"""The pipe protocol between the writer's MQTT process (the parent) and its worker process, both ways.
+"""The pipe protocol between the writer's two processes, both ways: every message that crosses it is declared here.
 
-Plain picklable data only. Deliveries travel as chunks of tuples (cheap to pickle); a delivery's
-identity on the wire is the parent's sequence number, never a broker packet id.
+The receiver (the parent: MQTT sessions, acks) starts the worker (parse, batch, commit), sends it Start,
+then chunks of received messages, Fence and Stop; the worker answers Ready, then Committed,
+DatabaseFailed, LeaseLost and at last Stopped. Plain picklable data only, and neither process imports
+the other: this module is all each knows of the other. A message's identity on the pipe is the
+receiver's sequence number, never a broker packet id (packet ids repeat across connections and sessions).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from ingest_stream.commits import CommitSummary
+from ingest_stream.settings import IngestSettings
 
-# (seq, topic, payload, received_at): what the worker needs to parse and write one delivery.
-WireDelivery = tuple[int, str, bytes, float]
+# --- receiver -> worker ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Start:
+    """First: the settings to run with, and the lease whose token fences every commit (None: no lease)."""
+
+    settings: IngestSettings
+    lease_name: str | None
+
+
+class Received(NamedTuple):
+    """One received message as the worker knows it: what it needs to parse, write and report it."""
+
+    seq: int  # the receiver's number for it; Committed reports these
+    topic: str
+    payload: bytes
+    received_at: float  # wall clock (time.time()) at receipt
+
+
+# Received messages, each as a plain tuple of Received's fields. A tuple pickles several times faster
+# than the named tuple (measured: 0.09 vs 0.73 µs a message) on the receiver, whose one core is the
+# writer's whole receive budget; the worker makes each a Received.
+Chunk = list[tuple[int, str, bytes, float]]
 
 
 @dataclass(frozen=True)
 class Fence:
-    """Parent -> worker: fence every commit from now on with this lease token (None: commit nothing)."""
+    """Fence every commit from now on with this lease token (None: commit nothing)."""
 
     token: int | None
 
 
 @dataclass(frozen=True)
 class Stop:
-    """Parent -> worker: everything has been sent; flush, commit, report and exit."""
+    """Everything has been sent; flush, commit, report and exit."""
+
+
+# --- worker -> receiver ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Ready:
-    """Worker -> parent: the worker can take deliveries (the parent connects to the broker only then)."""
+    """The worker can take messages (the receiver connects to the broker only then)."""
+
+
+@dataclass
+class CommitSummary:
+    """What one committed batch did, for the receiver's metrics and health."""
+
+    batch_size: int
+    inserted: int
+    duplicates: int
+    duration_s: float
+    committed_at: float  # wall clock
+    messages: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, outcome) -> count
+    dead_letters: Counter[str] = field(default_factory=Counter)  # reason -> count
+    publish_lags_s: list[float] = field(default_factory=list)  # live data only
 
 
 @dataclass(frozen=True)
 class Committed:
-    """Worker -> parent: these deliveries are committed; the parent may acknowledge them now."""
+    """These messages are committed; the receiver may acknowledge them now."""
 
     seqs: list[int]
     summary: CommitSummary
@@ -41,12 +85,14 @@ class Committed:
 
 @dataclass(frozen=True)
 class DatabaseFailed:
+    """A batch could not be written now and is being retried: the database is not healthy."""
+
     error: str
 
 
 @dataclass(frozen=True)
 class LeaseLost:
-    """Worker -> parent: a commit fenced with `token` was refused; the worker dropped what it held."""
+    """A commit fenced with `token` was refused; the worker dropped what it held."""
 
     token: int | None
     reason: str
@@ -54,8 +100,8 @@ class LeaseLost:
 
 @dataclass(frozen=True)
 class Stopped:
-    """Worker -> parent: the final flush is done; nothing more will be reported."""
+    """The final flush is done; nothing more will be reported."""
 
 
-ToWorker = list[WireDelivery] | Fence | Stop
-ToParent = Ready | Committed | DatabaseFailed | LeaseLost | Stopped
+ToWorker = Start | Chunk | Fence | Stop
+ToReceiver = Ready | Committed | DatabaseFailed | LeaseLost | Stopped

@@ -80,7 +80,16 @@ class ParsingSettings(BaseSettings):
         return MessageParser(parse_templates(self.mqtt_topics), limits)
 
 
-class IngestSettings(ParsingSettings):
+class BrokerTlsSettings(BaseSettings):
+    """Which certificate authority vouches for an mqtts:// broker; shared by everything that connects to the
+    broker (the writer, gap backfill's commands, the simulator), so one TDS_MQTT_CA_FILE serves them all."""
+
+    model_config = SettingsConfigDict(env_prefix="TDS_", extra="ignore")
+
+    mqtt_ca_file: str | None = Field(default=None, description="CA bundle for mqtts:// (default: system CAs)")
+
+
+class IngestSettings(ParsingSettings, BrokerTlsSettings):
     model_config = SettingsConfigDict(env_prefix="TDS_", extra="ignore")
 
     database_url: str = Field(default="postgresql://tds_ingest@127.0.0.1:55432/tds",
@@ -91,7 +100,6 @@ class IngestSettings(ParsingSettings):
     mqtt_qos: int = Field(default=1, description="0 or 1 (QoS 2 is refused: paho would complete its handshake "
                           "before the commit)")
     mqtt_protocol: str = Field(default="5", description="MQTT protocol: 5 or 3.1.1")
-    mqtt_ca_file: str | None = Field(default=None, description="CA bundle for mqtts:// (default: system CAs)")
     instance_id: str = Field(default_factory=socket.gethostname, description="stable id of this instance")
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=9108, ge=0, le=65535, description="health and metrics port; 0 = any free port")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import psycopg
 
-from ingest_stream.pipeline import LeaseLostError
+from ingest_stream.coordination.connection import StatementConnection
 
 ENSURE = "INSERT INTO tds.ingest_lease (name) VALUES (%(name)s) ON CONFLICT (name) DO NOTHING"
 
@@ -37,25 +37,24 @@ UPDATE tds.ingest_lease SET expires_at = '-infinity' WHERE name = %(name)s AND h
 """
 
 
+class LeaseLostError(Exception):
+    """This instance no longer holds the lease: nothing it has not committed may be written."""
+
+
 class Lease:
+    """The receiver acquires, renews and releases it; the worker's copy only follows the receiver's token and
+    fences its commits with it."""
+
     def __init__(self, url: str, name: str, holder: str, ttl_s: float) -> None:
-        self.url = url
         self.params: dict[str, object] = {"name": name, "holder": holder, "ttl": ttl_s, "token": None}
-        self._conn: psycopg.Connection | None = None
+        self._connection = StatementConnection(url)
 
     @property
     def token(self) -> int | None:
         return self.params["token"]  # type: ignore[return-value]
 
     def _execute(self, query: str) -> list[tuple[object, ...]]:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
-        try:
-            cur = self._conn.execute(query, self.params)
-            return cur.fetchall() if cur.description else []
-        except psycopg.OperationalError:
-            self._conn.close()
-            raise
+        return self._connection.execute(query, self.params)
 
     def acquire(self) -> bool:
         self._execute(ENSURE)
@@ -86,5 +85,4 @@ class Lease:
             self.params["token"] = None
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        self._connection.close()

@@ -10,7 +10,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-import psycopg
+from ingest_stream.coordination.connection import StatementConnection
 
 REGISTER = """
 INSERT INTO tds.ingest_members (mqtt_group, instance_id, client_id, hostname, pid, health_url)
@@ -69,21 +69,13 @@ class Member:
 class MemberRegistry:
     def __init__(self, url: str, group: str, instance_id: str, client_id: str, stale_after_s: float,
                  claim_s: float, health_url: str | None = None) -> None:
-        self.url = url
         self.params = {"group": group, "instance": instance_id, "client_id": client_id,
                        "hostname": socket.gethostname(), "pid": os.getpid(), "stale_s": stale_after_s,
                        "claim_s": claim_s, "health_url": health_url}
-        self._conn: psycopg.Connection | None = None
+        self._connection = StatementConnection(url)
 
     def _execute(self, query: str, **extra: object) -> list[tuple[object, ...]]:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
-        try:
-            cur = self._conn.execute(query, {**self.params, **extra})
-            return cur.fetchall() if cur.description else []
-        except psycopg.OperationalError:
-            self._conn.close()
-            raise
+        return self._connection.execute(query, {**self.params, **extra})
 
     @property
     def stale_after_s(self) -> float:
@@ -113,5 +105,4 @@ class MemberRegistry:
         return bool(self._execute(RETIRE, member=member.instance_id))
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        self._connection.close()

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from ingest_stream.batch import Batch
-from ingest_stream.records import DeadLetter, DeadLetterReason, Parsed, Reading
+from ingest_stream.records import Reading
 from ingest_stream.store import sql
+from ingest_stream.store.batch import Batch
 from ingest_stream.store.quotas import EquipmentKey, Registration, RegistryQuota, SeriesKey, refusals
 
 log = logging.getLogger("ingest_stream.registry")
@@ -39,6 +39,16 @@ class _Sighting:
     sites: dict[EquipmentKey, str] = field(default_factory=dict)  # the last site reported (never None)
 
 
+@dataclass
+class Resolved:
+    """A batch's readings to land, the series_id of each, and the messages whose readings are left out."""
+
+    readings: list[Reading]
+    series_ids: list[int]
+    # Batch position -> why its tenant's hourly quota had no room for the new equipment or series it brings.
+    refused: dict[int, str] = field(default_factory=dict)
+
+
 class SeriesRegistry:
     def __init__(self, quota: RegistryQuota | None = None) -> None:
         self.quota = quota
@@ -52,10 +62,10 @@ class SeriesRegistry:
     def __len__(self) -> int:
         return len(self._series)
 
-    def resolve(self, conn: psycopg.Connection, batch: Batch) -> tuple[list[Reading], list[int]]:
+    def resolve(self, conn: psycopg.Connection, batch: Batch) -> Resolved:
         """The batch's readings and the series_id of each, in order. What the cache does not know is
         learned or registered first; a message whose new equipment or series its tenant's quota has no
-        room for is replaced in `batch` by a registry_quota dead letter, and its readings are left out."""
+        room for is refused, and its readings are left out (the batch itself is never changed)."""
         readings = batch.readings()
         series, sites = self._series, self._sites
         ids: list[int] = []
@@ -65,22 +75,26 @@ class SeriesRegistry:
                 break
             ids.append(series_id)
         else:
-            return readings, ids
+            return Resolved(readings, ids)
         with self._lock:
-            self._learn(conn, batch)
-        readings = batch.readings()
-        return readings, [series[(r.tenant, r.equipment, r.metric)] for r in readings]
+            refused = self._learn(conn, batch)
+        if refused:
+            readings = [r for position, parsed in enumerate(batch.parsed) if position not in refused
+                        for r in parsed.readings]
+        return Resolved(readings, [series[(r.tenant, r.equipment, r.metric)] for r in readings], refused)
 
-    def _learn(self, conn: psycopg.Connection, batch: Batch) -> None:
+    def _learn(self, conn: psycopg.Connection, batch: Batch) -> dict[int, str]:
         """Learn, register, refuse and record what `batch` brings; commits its own small transaction, so
-        the cache only learns ids that are committed."""
+        the cache only learns ids that are committed. Returns the refusals (batch position -> why)."""
         sighting = self._sighting(batch)
         if not sighting.series and not self._site_changes_due(sighting.sites):
-            return  # an equipment flapping between sites, between two recordings: nothing to ask the database
+            return {}  # an equipment flapping between sites, between two recordings: nothing to ask the database
+        refused: dict[int, str] = {}
         with conn.transaction(), conn.cursor() as cur:
             if sighting.series:
-                self._learn_series(cur, batch, sighting)
+                refused = self._learn_series(cur, batch, sighting)
             self._record_site_changes(cur, sighting.sites)
+        return refused
 
     def _sighting(self, batch: Batch) -> _Sighting:
         sighting = _Sighting()
@@ -92,7 +106,7 @@ class SeriesRegistry:
                 sighting.sites[key[:2]] = r.site
         return sighting
 
-    def _learn_series(self, cur: psycopg.Cursor, batch: Batch, sighting: _Sighting) -> None:
+    def _learn_series(self, cur: psycopg.Cursor, batch: Batch, sighting: _Sighting) -> dict[int, str]:
         keys = sorted(sighting.series)
         equipment_keys = sorted({key[:2] for key in keys})
         cur.execute(sql.SELECT_EQUIPMENT, _columns(equipment_keys, 2))
@@ -109,22 +123,18 @@ class SeriesRegistry:
         for key, site in on_record.items():
             self._sites.setdefault(key, site)
         new = {key for key in keys if key not in self._series}
-        if new:
-            self._register(cur, batch, sighting, new, on_record)
+        return self._register(cur, batch, sighting, new, on_record) if new else {}
 
     def _register(self, cur: psycopg.Cursor, batch: Batch, sighting: _Sighting, new: set[SeriesKey],
-                  on_record: dict[EquipmentKey, str | None]) -> None:
-        """Insert the new series (and new equipment) of the messages their tenants' quotas admit."""
+                  on_record: dict[EquipmentKey, str | None]) -> dict[int, str]:
+        """Insert the new series (and new equipment) of the messages their tenants' quotas admit; returns the
+        refused messages (batch position -> why)."""
         wanted = self._registrations(batch, new, on_record)
         refused = self._refusals(cur, wanted)
-        for position, detail in refused.items():
-            delivery = batch.deliveries[position]
-            batch.parsed[position] = Parsed(dead_letter=DeadLetter(
-                delivery.topic, delivery.payload, DeadLetterReason.REGISTRY_QUOTA, detail))
         admitted = [w for w in wanted if w.position not in refused]
         series = sorted({key for w in admitted for key in w.series})
         if not series:
-            return
+            return refused
         first = sighting.series
         sites: dict[EquipmentKey, str | None] = {}
         for key in series:
@@ -143,6 +153,7 @@ class SeriesRegistry:
                 self._series[(tenant, equipment_id, metric)] = series_id
         for key in equipment:
             self._sites.setdefault(key, sites[key])
+        return refused
 
     def _registrations(self, batch: Batch, new: set[SeriesKey],
                        on_record: dict[EquipmentKey, str | None]) -> list[Registration]:

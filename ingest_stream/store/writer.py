@@ -1,17 +1,17 @@
 """Writes one batch per transaction: binary COPY into staging, one idempotent insert, commit.
 
 Readings are never updated or deleted here; a redelivered message lands as "duplicates", not as
-an error. An error a message can cause (faults.message_fault) is raised as psycopg raised it, for the
-caller to find that message; every other failure surfaces as StoreUnavailableError, so the caller
-retries without acking.
+an error. An error a message can cause (faults.message_fault) is raised as psycopg raised it, for
+isolation.write_isolating_refusals to find that message; every other failure surfaces as
+StoreUnavailableError, so the caller retries without acking.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,10 +19,10 @@ import psycopg
 import psycopg.errors
 from psycopg.types.json import Jsonb
 
-from ingest_stream.batch import Batch
 from ingest_stream.logs import first_line
-from ingest_stream.records import CommandAck, Reading
+from ingest_stream.records import CommandAck, DeadLetter, DeadLetterReason, Reading
 from ingest_stream.store import sql
+from ingest_stream.store.batch import Batch
 from ingest_stream.store.copy_data import copy_data
 from ingest_stream.store.faults import message_fault
 from ingest_stream.store.registry import SeriesRegistry
@@ -46,9 +46,20 @@ class WriteResult:
     events: int = 0
     acks: int = 0
     dead_letters: int = 0
+    # Messages written as a dead letter instead of what they parsed to (their tenant's registry quota was
+    # full), by position in the batch written.
+    dead_lettered: dict[int, DeadLetter] = field(default_factory=dict)
 
     def __add__(self, other: WriteResult) -> WriteResult:
-        return WriteResult(*(getattr(self, name) + getattr(other, name) for name in vars(self)))
+        """The sum of two writes of one batch (their positions must refer to it)."""
+        return WriteResult(self.inserted + other.inserted, self.duplicates + other.duplicates,
+                           self.events + other.events, self.acks + other.acks,
+                           self.dead_letters + other.dead_letters, {**self.dead_lettered, **other.dead_lettered})
+
+    def of_part(self, positions: Sequence[int]) -> WriteResult:
+        """This result of writing `batch.part(positions)`, told in positions of `batch`."""
+        dead_lettered = {positions[i]: letter for i, letter in self.dead_lettered.items()}
+        return WriteResult(self.inserted, self.duplicates, self.events, self.acks, self.dead_letters, dead_lettered)
 
 
 class Store(Protocol):
@@ -142,11 +153,15 @@ class TelemetryStore:
         conn = self._connection()
         # Before the batch transaction: new series are registered (and committed) on their own, and a
         # message over its tenant's registry quota becomes a dead letter.
-        readings, series_ids = self.registry.resolve(conn, batch)
-        result = WriteResult()
+        resolved = self.registry.resolve(conn, batch)
+        readings = resolved.readings
+        result = WriteResult(dead_lettered={
+            position: DeadLetter(batch.sources[position].topic, batch.sources[position].payload,
+                                 DeadLetterReason.REGISTRY_QUOTA, detail)
+            for position, detail in resolved.refused.items()})
         with conn.transaction(), conn.cursor() as cur:
             if readings:
-                result.inserted = self._land(conn, cur, copy_data(series_ids, readings), len(readings))
+                result.inserted = self._land(conn, cur, copy_data(resolved.series_ids, readings), len(readings))
                 result.duplicates = len(readings) - result.inserted
             events = batch.events()
             if events:
@@ -158,7 +173,7 @@ class TelemetryStore:
                 cur.executemany(sql.UPSERT_ACK, [(a.tenant, a.equipment, a.cmd_id, a.status, a.detail, a.ts)
                                                  for a in acks])
                 result.acks = len(acks)
-            dead = batch.dead_letters()
+            dead = batch.dead_letters() + list(result.dead_lettered.values())
             if dead:
                 cur.executemany(sql.INSERT_DEAD_LETTER, [(d.topic, d.payload, d.reason.value, d.detail,
                                                           self.instance_id) for d in dead])

@@ -1,13 +1,13 @@
 """Publishes one command to a device over MQTT 5 with QoS 1 and waits for the broker's PUBACK.
 
 A short-lived connection per command (backfills are rare); it never subscribes: the device's
-answer comes back through the stream writer into tds.cmd_ack.
+answer comes back through the stream writer into tds.cmd_ack. It logs in and trusts an mqtts://
+broker as the writer does (ingest_stream.broker, TDS_MQTT_CA_FILE).
 """
 
 from __future__ import annotations
 
 import secrets
-import ssl
 import threading
 
 import paho.mqtt.client as mqtt
@@ -15,7 +15,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ingest_stream.mqtt_session import BrokerAddress
+from ingest_stream.broker import BrokerAddress, new_client
+from ingest_stream.settings import BrokerTlsSettings
 
 QOS = 1
 
@@ -45,20 +46,18 @@ class _Acknowledgements:
         self.published.set()
 
 
-def publish_command(url: str, topic: str, payload: bytes, timeout_s: float = 10.0) -> None:
-    """Deliver `payload` to the broker on `topic` (QoS 1); CommandError when it was not acknowledged."""
+def publish_command(url: str, topic: str, payload: bytes, timeout_s: float = 10.0,
+                    tls: BrokerTlsSettings | None = None) -> None:
+    """Deliver `payload` to the broker on `topic` (QoS 1); CommandError when it was not acknowledged.
+    `tls` says which CA vouches for an mqtts:// broker; by default TDS_MQTT_CA_FILE, read when the command
+    is sent (as the broker account itself is resolved then)."""
     try:
-        address = BrokerAddress.from_url(url)
+        address = BrokerAddress.from_url(url, (tls or BrokerTlsSettings()).mqtt_ca_file)
     except ValueError as error:
         raise CommandError(str(error)) from None
     where = f"{'mqtts' if address.tls else 'mqtt'}://{address.host}:{address.port}"
     acks = _Acknowledgements()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"tds-backfill-{secrets.token_hex(6)}",
-                         protocol=mqtt.MQTTv5)
-    if address.username:
-        client.username_pw_set(address.username, address.password)
-    if address.tls:
-        client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+    client = new_client(address, f"tds-backfill-{secrets.token_hex(6)}")
     client.on_connect = acks.on_connect
     client.on_publish = acks.on_publish
     properties = Properties(PacketTypes.CONNECT)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest_stream.mqtt_session import BrokerAddress
+from ingest_stream.broker import BrokerAddress
 from ingest_stream.settings import IngestSettings
 from tds_platform.bench.database import BenchDatabase
 from tds_platform.bench.publisher import FastPublisher, Message, PublishResult

@@ -6,18 +6,18 @@ drains one to measure the broker's ceiling. Nothing here parses or stores a mess
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest_stream.mqtt_client import DrainingClient, OnDelivery
-from ingest_stream.mqtt_session import BrokerAddress
+from ingest_stream.broker import BrokerAddress, new_client
+from ingest_stream.receiver.mqtt_client import DrainingClient, OnDelivery
 
 QUEUE_EXPIRY_S = 3600
 
@@ -39,12 +39,9 @@ class DrainResult:
 def _client(address: BrokerAddress, client_id: str, manual_ack: bool = False,
             on_delivery: OnDelivery | None = None) -> mqtt.Client:
     """Stock paho, or with `on_delivery` the writer's own client (always room: it only counts)."""
-    options: dict[str, Any] = {"client_id": client_id, "protocol": mqtt.MQTTv5, "manual_ack": manual_ack}
-    client = (mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, **options) if on_delivery is None else
-              DrainingClient(on_delivery, lambda _timeout_s: True, mqtt.CallbackAPIVersion.VERSION2, **options))
-    if address.username:
-        client.username_pw_set(address.username, address.password)
-    return client
+    factory: Callable[..., mqtt.Client] = (mqtt.Client if on_delivery is None else
+                                           functools.partial(DrainingClient, on_delivery, lambda _timeout_s: True))
+    return new_client(address, client_id, factory=factory, manual_ack=manual_ack)
 
 
 def _connect(client: mqtt.Client, address: BrokerAddress, clean_start: bool, expiry_s: int,
@@ -99,7 +96,7 @@ def drain_session(address: BrokerAddress, client_id: str, expected: int, receive
     """The bare subscriber: resume the session, acknowledge each message at once, count to `expected`.
 
     Timed from the CONNECT to the last message, like the writer's drain is timed from its connect.
-    `lean`: receive through the writer's own client (ingest_stream.mqtt_client) instead of stock paho.
+    `lean`: receive through the writer's own client (ingest_stream.receiver.mqtt_client) instead of stock paho.
     """
     done = threading.Event()
     state = {"count": 0, "last": 0.0}

@@ -23,10 +23,10 @@ from pathlib import Path
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
+from ingest_stream.broker import BrokerAddress
 from ingest_stream.coordination.client_ids import load_key, writer_client_id
-from ingest_stream.mqtt_session import BrokerAddress
 from ingest_stream.parsing import parse_templates
-from ingest_stream.service import subscription_filters
+from ingest_stream.receiver.service import subscription_filters
 from ingest_stream.settings import IngestSettings
 from tds_platform.bench.sessions import prime_session, wipe_session
 from tds_platform.bench.shapes import TOPIC_TEMPLATE

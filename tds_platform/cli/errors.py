@@ -12,6 +12,7 @@ from typing import ParamSpec, TypeVar
 import click
 from sqlalchemy.exc import OperationalError
 
+from ingest_stream.logs import first_line
 from tds_platform.stack import StackError
 
 P = ParamSpec("P")
@@ -26,7 +27,7 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
         except StackError as exc:
             raise click.ClickException(str(exc)) from exc
         except OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            reason = first_line(exc.orig or exc)
             raise click.ClickException(
                 f"cannot reach the database ({reason}); is it running? try `tds stack status`"
             ) from exc

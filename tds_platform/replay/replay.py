@@ -1,7 +1,8 @@
 """Replays dead letters: re-parse each with the current parser, land what now parses, mark every row.
 
-Landing goes through the stream writer's own store (the same idempotent insert), so a replay
-interrupted between landing and marking is simply run again; it never deletes a dead letter.
+Landing goes through the stream writer's own store (the same idempotent insert, and the same search
+for the messages the database refuses), so a replay interrupted between landing and marking is simply
+run again; it never deletes a dead letter.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import psycopg
 from sqlalchemy import Engine
 
-from ingest_stream.batch import Batch
 from ingest_stream.parsing import MessageParser
 from ingest_stream.records import DeadLetterReason, Parsed
-from ingest_stream.store.writer import TelemetryStore, WriteResult
+from ingest_stream.store import Batch, TelemetryStore, WriteResult, write_isolating_refusals
 from tds_platform.db.urls import libpq_url
 from tds_platform.replay import dead_letters
 from tds_platform.replay.dead_letters import IGNORED, LANDED, STILL_INVALID, DeadLetterRow
@@ -74,26 +73,17 @@ def _judge(parser: MessageParser, row: DeadLetterRow) -> tuple[str, Parsed]:
     return LANDED, parsed
 
 
-def _land(store: TelemetryStore, landing: list[tuple[int, Parsed]]) -> tuple[WriteResult, dict[int, str]]:
-    """Land the messages in one transaction; when the database refuses the batch, one by one to find
-    the rows it refuses (those stay dead letters). Returns totals and {row id: refusal result}.
+def _land(store: TelemetryStore, landing: list[tuple[DeadLetterRow, Parsed]]) -> tuple[WriteResult, dict[int, str]]:
+    """Land the messages, leaving out the ones the database refuses (those stay dead letters). Returns
+    totals and {row id: refusal result}.
 
     An unreachable database is StoreUnavailableError from the store, not caught here: the replay
     stops before marking, and running it again is safe.
     """
-    try:
-        return store.write(Batch(parsed=[parsed for _, parsed in landing])), {}
-    except psycopg.DatabaseError as error:
-        if len(landing) == 1:
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            return WriteResult(), {landing[0][0]: dead_letters.still_invalid("database_rejected", first_line)}
-    total, refused = WriteResult(), {}
-    for one in landing:
-        result, rejected = _land(store, [one])
-        total.inserted += result.inserted
-        total.duplicates += result.duplicates
-        refused.update(rejected)
-    return total, refused
+    isolated = write_isolating_refusals(store, Batch([row for row, _ in landing], [parsed for _, parsed in landing]))
+    refused = {landing[position][0].id: dead_letters.still_invalid(refusal.reason.value, refusal.error)
+               for position, refusal in isolated.refused.items()}
+    return isolated.result, refused
 
 
 def replay(engine: Engine, url: str, parser: MessageParser, selection: ReplaySelection = ReplaySelection(),
@@ -111,9 +101,9 @@ def replay(engine: Engine, url: str, parser: MessageParser, selection: ReplaySel
                 break
             after = rows[-1].id
             report.examined += len(rows)
-            judged = {row.id: _judge(parser, row) for row in rows}
-            results = {row_id: result for row_id, (result, _) in judged.items()}
-            landing = [(row_id, parsed) for row_id, (result, parsed) in judged.items() if result == LANDED]
+            judged = [(row, *_judge(parser, row)) for row in rows]
+            results = {row.id: result for row, result, _ in judged}
+            landing = [(row, parsed) for row, result, parsed in judged if result == LANDED]
             if store is not None and landing:
                 written, refused = _land(store, landing)
                 report.readings_inserted += written.inserted

@@ -1,7 +1,8 @@
 """The fleet's MQTT side: one MQTT 5 connection per tenant, QoS 1 publishing, commands into a queue.
 
 Publishing keeps a bounded window of unacknowledged messages, so history goes out as fast as the
-broker acknowledges; this module must never decide what to send or answer commands itself.
+broker acknowledges; this module must never decide what to send or answer commands itself. It logs in
+and trusts an mqtts:// broker as the writer does (ingest_stream.broker, TDS_MQTT_CA_FILE).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import secrets
-import ssl
 import threading
 import time
 from collections import deque
@@ -17,7 +17,8 @@ from collections import deque
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ingest_stream.mqtt_session import BrokerAddress
+from ingest_stream.broker import BrokerAddress, new_client
+from ingest_stream.settings import BrokerTlsSettings
 from tds_platform.simulate.commands import Outgoing
 
 QOS = 1
@@ -28,12 +29,17 @@ class MqttError(RuntimeError):
     """The broker cannot be reached or refused us: one sentence for the user."""
 
 
-def broker_address(url: str) -> BrokerAddress:
-    """mqtt://user:pass@host:port (mqtts:// for TLS), parsed as the stream writer parses it."""
+def broker_address(url: str, tls: BrokerTlsSettings | None = None) -> BrokerAddress:
+    """mqtt://user:pass@host:port (mqtts:// for TLS), parsed as the stream writer parses it; `tls` says which CA
+    vouches for an mqtts:// broker (default: TDS_MQTT_CA_FILE)."""
     try:
-        return BrokerAddress.from_url(url)
+        BrokerAddress.from_url(url)
     except ValueError as exc:
         raise MqttError("the MQTT URL must look like mqtt://user:password@host:port (mqtts:// for TLS)") from exc
+    try:
+        return BrokerAddress.from_url(url, (tls or BrokerTlsSettings()).mqtt_ca_file)
+    except ValueError as exc:  # the URL is good: the CA file is not
+        raise MqttError(str(exc)) from exc
 
 
 class TenantConnection:
@@ -47,11 +53,7 @@ class TenantConnection:
         self._inbox = inbox
         # A fresh client id per run: two simulators must not kick each other off the broker.
         client_id = f"tds-sim-{tenant}-{secrets.token_hex(4)}"
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        if address.username:
-            self.client.username_pw_set(address.username, address.password)
-        if address.tls:
-            self.client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        self.client = new_client(address, client_id)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from ingest_stream.logs import first_line
 from tds_platform.db import migrate
 from tds_platform.db.edition import detect_edition
 from tds_platform.db.engine import engine_for
@@ -148,8 +149,8 @@ def collect(database_url: str, mqtt_url: str) -> PlatformStatus:
             computed_at, hour = conn.execute(LAST_QUALITY).one()
             status.quality = {"last_computed_at": computed_at, "newest_hour": hour}
     except DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        reason = first_line(exc.orig or exc)
         status.database = {**status.database, "reachable": status.database.get("reachable", False), "error": reason}
     except SQLAlchemyError as exc:
-        status.database = {**status.database, "reachable": False, "error": str(exc).splitlines()[0]}
+        status.database = {**status.database, "reachable": False, "error": first_line(exc)}
     return status

@@ -145,6 +145,19 @@ def test_writers_are_replicas_of_one_shared_subscription_group(config: dict[str,
     assert env["TDS_HTTP_PORT"] == "9108"
 
 
+def test_writers_run_the_writer_image_and_the_platform_services_the_platform_image(config: dict[str, Any]) -> None:
+    """The writer image carries only what the writer runs (Dockerfile target `writer`); everything else that
+    runs the project's code runs the full one."""
+    services = config["services"]
+    assert services["ingest"]["build"]["target"] == "writer"
+    assert services["ingest"]["image"] == "tds-writer:latest"
+    platform = {name for name, service in services.items() if service.get("build") and name != "ingest"}
+    assert platform == {"migrate", "dagster-code", "dagster-webserver", "dagster-daemon"}
+    for name in platform:
+        assert services[name]["build"]["target"] == "platform", name
+        assert services[name]["image"] == "tds-platform:latest", name
+
+
 def test_prometheus_scrapes_the_writers_port(config: dict[str, Any]) -> None:
     scrape = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
     writers = next(job for job in scrape if job["job_name"] == "tds-ingest")

@@ -1,7 +1,8 @@
 """The Dockerfile, read instruction by instruction (no engine here to build it), and its entrypoint.
 
-It must install the project from pyproject.toml, run as an unprivileged user, and only COPY what
-exists in the build context.
+Two targets: `writer` installs the base of pyproject.toml (the stream writer alone), `platform`
+installs `.[platform]`; each must run as an unprivileged user and only COPY what exists in the
+build context.
 """
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ def instructions() -> list[tuple[str, str]]:
     return pairs
 
 
+def stages() -> dict[str, list[tuple[str, str]]]:
+    """Each build stage's instructions, those of the stage it is built FROM first."""
+    built: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for kind, args in instructions():
+        if kind == "FROM":
+            image, _, name = args.partition(" AS ")
+            current = [*built.get(image, [(kind, image)])]
+            built[name or image] = current
+        else:
+            current.append((kind, args))
+    return built
+
+
 def ignored(path: str) -> bool:
     patterns = [line.strip() for line in REPO.joinpath(".dockerignore").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
@@ -37,21 +52,45 @@ def ignored(path: str) -> bool:
 
 
 def test_built_on_python_311_slim() -> None:
-    assert instructions()[0] == ("FROM", "python:3.11-slim")
+    for name, steps in stages().items():
+        assert steps[0] == ("FROM", "python:3.11-slim"), name
 
 
-def test_installs_the_project_from_pyproject() -> None:
-    steps = instructions()
-    copy_pyproject = next(i for i, (kind, args) in enumerate(steps) if kind == "COPY" and "pyproject.toml" in args)
-    install = next(i for i, (kind, args) in enumerate(steps) if kind == "RUN" and "pip install ." in args)
-    assert copy_pyproject < install
+def _installed(steps: list[tuple[str, str]]) -> tuple[str, str]:
+    """(what `pip install` installs, everything COPYed before it)."""
+    install = next(i for i, (kind, args) in enumerate(steps) if kind == "RUN" and "pip install " in args)
     copied = " ".join(args for kind, args in steps[:install] if kind == "COPY")
+    assert "pyproject.toml" in copied, "pyproject.toml is not in the image before `pip install`"
+    return steps[install][1].split("pip install ", 1)[1].split(" ", 1)[0], copied
+
+
+def test_the_writer_image_installs_the_writer_alone() -> None:
+    """The writer's image carries what the writer runs: the base install, without the platform extra or code."""
+    steps = stages()["writer"]
+    target, copied = _installed(steps)
+    assert target == "."
+    assert "ingest_stream" in copied
+    assert not any("tds_platform" in args or "dbt_metrics" in args for kind, args in steps if kind == "COPY")
+    assert not any("dbt " in args for kind, args in steps if kind == "RUN")
+    assert ("CMD", '["tds-ingest", "run"]') in steps
+
+
+def test_the_platform_image_installs_the_platform_extra() -> None:
+    target, copied = _installed(stages()["platform"])
+    assert target == "'.[platform]'"
     for package in ("ingest_stream", "tds_platform"):
-        assert package in copied, f"{package} is not in the image before `pip install .`"
+        assert package in copied, f"{package} is not in the image before `pip install`"
 
 
-def test_runs_as_an_unprivileged_user() -> None:
-    steps = instructions()
+def test_the_default_target_is_the_platform() -> None:
+    """`docker build .` without --target builds the last stage: the image every service but the writers runs."""
+    last_from = [args for kind, args in instructions() if kind == "FROM"][-1]
+    assert last_from.endswith(" AS platform")
+
+
+@pytest.mark.parametrize("target", ["writer", "platform"])
+def test_runs_as_an_unprivileged_user(target: str) -> None:
+    steps = stages()[target]
     users = [args for kind, args in steps if kind == "USER"]
     assert users
     assert users[-1] not in ("root", "0")
@@ -71,7 +110,7 @@ def test_every_copied_file_is_in_the_build_context() -> None:
 
 
 def test_dbt_manifest_is_parsed_at_build_time() -> None:
-    runs = " ".join(args for kind, args in instructions() if kind == "RUN")
+    runs = " ".join(args for kind, args in stages()["platform"] if kind == "RUN")
     assert "dbt parse --project-dir dbt_metrics" in runs
 
 

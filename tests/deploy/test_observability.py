@@ -15,7 +15,7 @@ import psycopg
 import yaml
 from prometheus_client import CollectorRegistry
 
-from ingest_stream.metrics import IngestMetrics
+from ingest_stream.receiver.metrics import IngestMetrics
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS = REPO / "deploy" / "prometheus"

@@ -24,8 +24,8 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
+from ingest_stream.broker import BrokerAddress
 from ingest_stream.coordination.client_ids import load_key, writer_client_id
-from ingest_stream.mqtt_session import BrokerAddress
 from ingest_stream.settings import IngestSettings
 from tds_platform.bench import sessions
 from tds_platform.stack import LocalStack

@@ -306,7 +306,7 @@ def _worker_of(writer: WriterProcess) -> psutil.Process:
     """The writer's worker process: its only child."""
     assert writer.proc is not None
     [worker] = psutil.Process(writer.proc.pid).children()
-    assert "ingest_stream.worker" in worker.cmdline()
+    assert "ingest_stream.worker.process" in worker.cmdline()
     return worker
 
 

@@ -18,7 +18,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy.engine import make_url
 
-from ingest_stream.mqtt_session import BrokerAddress
+from ingest_stream.broker import BrokerAddress
 from tests.ingest_stream.conftest import BASE_TS, TDS_INGEST, IngestRig, Publisher, WriterProcess, v1, wait_until
 from tests.servers import as_login
 

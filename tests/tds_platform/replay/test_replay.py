@@ -11,6 +11,7 @@ import pytest
 from ingest_stream.settings import ParsingSettings
 from tds_platform.db.engine import engine_for
 from tds_platform.replay.replay import ReplaySelection, replay
+from tests.servers import admin_url
 
 RECEIVED = datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC)
 LEGACY_TOPIC = "equipamentos/ch-9/dados"
@@ -76,6 +77,29 @@ def test_rows_that_now_parse_land_and_are_marked_while_invalid_ones_stay(letters
     assert (meta["examined"], meta["landed"], meta["still_invalid"], meta["unchanged"]) == (3, 1, 2, 0)
     assert meta["readings_inserted"] == 2
     assert meta["still_invalid_reasons"] == "invalid_json=1, invalid_utf8=1"
+
+
+def test_a_row_the_database_refuses_stays_a_dead_letter_and_the_rest_land(any_database: str) -> None:
+    """The database's word beats the parser's: a reading it refuses (here an operator's CHECK constraint) keeps
+    its row still invalid, with the store's reason, while every other row of the batch lands."""
+    url = any_database
+    with psycopg.connect(admin_url(url), autocommit=True) as admin:
+        admin.execute("ALTER TABLE tds.telemetry_raw ADD CONSTRAINT no_666 CHECK (value IS DISTINCT FROM 666)")
+    values = [20.0, 21.0, 666.0, 23.0, 24.0, 25.0, 666.0, 27.0]
+    ids = [dead_letter(url, LEGACY_TOPIC, json.dumps({"ts": f"2026-11-22T10:0{i}:00Z", "temp": value}).encode(),
+                       "unknown_topic") for i, value in enumerate(values)]
+
+    report = run(url)
+
+    results = {row_id: row[-1] for row_id, row in dlq_rows(url).items()}
+    refused = {ids[2], ids[6]}
+    assert all(results[row_id] == "landed" for row_id in set(ids) - refused)
+    for row_id in refused:
+        assert results[row_id].startswith("still_invalid: database_rejected: ")
+        assert "no_666" in results[row_id]
+    assert [value for *_, value in readings(url)] == [v for v in values if v != 666.0]
+    meta = report.metadata()
+    assert (meta["landed"], meta["still_invalid"], meta["readings_inserted"]) == (6, 2, 6)
 
 
 def test_a_second_replay_changes_nothing(letters: tuple[str, dict[str, int]]) -> None:

@@ -6,8 +6,8 @@ are written by one thread per database connection, so the next batch is encoded 
 database still works on the last one (one connection left both waiting in turn: the serial write
 path was the writer's bottleneck on 10-point messages). Order between batches does not matter: MQTT
 acknowledgements may go out in any order, and a reading in two batches at once lands once. While
-the database is down each writer keeps retrying its batch; the parent stops reading at its bound of
-uncommitted messages (link.WorkerLink), so memory stays bounded under any backlog.
+the database is down each writer keeps retrying its batch; the receiver stops reading at its bound of
+uncommitted messages (receiver.link.WorkerLink), so memory stays bounded under any backlog.
 """
 
 from __future__ import annotations
@@ -19,20 +19,15 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from ingest_stream.batch import Batch
-from ingest_stream.batch_writer import BatchWriter
-from ingest_stream.commits import CommitSink
-from ingest_stream.delivery import Delivery
+from ingest_stream.handoff import Received
 from ingest_stream.records import Parsed
-from ingest_stream.store import Store
+from ingest_stream.store import Batch, Store
+from ingest_stream.worker.batch_writer import BatchWriter
+from ingest_stream.worker.reports import CommitSink
 
 log = logging.getLogger("ingest_stream.pipeline")
 
 Parse = Callable[[str, bytes, datetime], Parsed]
-
-
-class LeaseLostError(Exception):
-    """This instance no longer holds the lease: nothing it has not committed may be written."""
 
 
 class Pipeline:
@@ -42,20 +37,20 @@ class Pipeline:
         self.writers = [BatchWriter(store, sink, retry_max_s) for store in stores]
         self.batch_size = batch_size
         self.batch_max_age_s = batch_max_age_s
-        self.inbox: queue.SimpleQueue[tuple[Delivery, Parsed]] = queue.SimpleQueue()
-        self.batch = Batch()
-        # Full batches waiting for a free writer. Unbounded on purpose: the parent holds at most
+        self.inbox: queue.SimpleQueue[tuple[Received, Parsed]] = queue.SimpleQueue()
+        self.batch: Batch[Received] = Batch()
+        # Full batches waiting for a free writer. Unbounded on purpose: the receiver holds at most
         # TDS_RECEIVE_MAXIMUM uncommitted messages, which bounds it; None tells a writer to stop.
-        self.outbox: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self.outbox: queue.SimpleQueue[Batch[Received] | None] = queue.SimpleQueue()
         self._failure: BaseException | None = None  # what stopped a writer (LeaseLostError, a bug)
         self._dropped = 0  # messages the writers dropped after a failure
         self._dropped_lock = threading.Lock()
 
-    def submit(self, delivery: Delivery) -> None:
-        """Called on the thread that receives deliveries: parse it there, so the next batch is parsed
+    def submit(self, message: Received) -> None:
+        """Called on the thread that takes messages off the pipe: parse it there, so the next batch is parsed
         while the one before is being written (the database works and psycopg waits without the GIL)."""
-        received_at = datetime.fromtimestamp(delivery.received_at, UTC)
-        self.inbox.put((delivery, self.parse(delivery.topic, delivery.payload, received_at)))
+        received_at = datetime.fromtimestamp(message.received_at, UTC)
+        self.inbox.put((message, self.parse(message.topic, message.payload, received_at)))
 
     def run(self, stop: threading.Event) -> None:
         """Batch until `stop`, then hand on what was received: every batch gets at least one attempt,
@@ -109,7 +104,7 @@ class Pipeline:
         self.batch, self._dropped = Batch(), 0
         return dropped
 
-    def _add(self, item: tuple[Delivery, Parsed]) -> None:
+    def _add(self, item: tuple[Received, Parsed]) -> None:
         self.batch.add(*item)
 
     def _hand_off(self) -> None:

@@ -191,8 +191,8 @@ def test_health_is_read_only_and_answers_while_data_flows(rig: IngestRig) -> Non
 
 
 def test_an_idle_writer_probes_the_database_instead_of_trusting_its_last_commit() -> None:
-    from ingest_stream.health import HealthServer, HealthState
-    from ingest_stream.metrics import IngestMetrics
+    from ingest_stream.receiver.health import HealthServer, HealthState
+    from ingest_stream.receiver.metrics import IngestMetrics
 
     down = {"now": True}
 

@@ -11,16 +11,15 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from ingest_stream.batch import Batch
-from ingest_stream.delivery import AckLedger
+from ingest_stream.handoff import Received
 from ingest_stream.records import Parsed, Quality, Reading
-from ingest_stream.store import TelemetryStore
+from ingest_stream.store import Batch, TelemetryStore
 from ingest_stream.store.quotas import Registration, RegistryQuota, refusals
 from ingest_stream.store.registry import SeriesRegistry
 from tests.servers import admin_url, as_login
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-_mids = itertools.count(1)
+_seqs = itertools.count(1)
 
 
 def _message(equipment: str, metrics: list[str], site: str = "plant-1", second: int = 0) -> Parsed:
@@ -28,12 +27,12 @@ def _message(equipment: str, metrics: list[str], site: str = "plant-1", second: 
                                          None, Quality.GOOD) for metric in metrics))
 
 
-def _batch(*messages: Parsed) -> Batch:
-    batch = Batch()
+def _batch(*messages: Parsed) -> Batch[Received]:
+    batch: Batch[Received] = Batch()
     for parsed in messages:
         equipment = parsed.readings[0].equipment
-        batch.add(AckLedger("own").received(next(_mids), 1, f"tds/t1/plant-1/{equipment}/telem",
-                                            f"payload of {equipment}".encode(), time.time()), parsed)
+        batch.add(Received(next(_seqs), f"tds/t1/plant-1/{equipment}/telem", f"payload of {equipment}".encode(),
+                           time.time()), parsed)
     return batch
 
 
@@ -106,8 +105,9 @@ def test_new_equipment_and_series_beyond_a_tenants_hourly_quota_are_dead_lettere
         ("tds/t1/plant-1/ch-4/telem", b"payload of ch-4", "registry_quota")]
     assert "quota of 5 new series in the last hour" in letters[0][3]
     assert "quota of 2 new equipment in the last hour" in letters[1][3]
-    assert [p.dead_letter.reason.value if p.dead_letter else None for p in batch.parsed] == [
-        None, "registry_quota", None, None, "registry_quota"], "the batch reports what it dead-lettered"
+    assert {position: letter.reason.value for position, letter in result.dead_lettered.items()} == {
+        1: "registry_quota", 4: "registry_quota"}, "the result says which messages it dead-lettered"
+    assert all(parsed.dead_letter is None for parsed in batch.parsed), "the batch itself is left as it was"
 
     # The quota counts what the database registered in the last hour, whichever writer did it.
     other = _open(stores, writer_url, SeriesRegistry(quota))

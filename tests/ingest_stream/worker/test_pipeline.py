@@ -1,4 +1,4 @@
-"""Pipeline + TelemetryStore against a real TimescaleDB database, without MQTT.
+"""The worker's pipeline + TelemetryStore against a real TimescaleDB database, without MQTT or a pipe.
 
 Shows what the database decides: a reading it rejects is dead-lettered alone, a permission error
 is retried and never dead-lettered, a redelivery is a duplicate, and the lease fence keeps an old
@@ -10,23 +10,23 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from ingest_stream.batch import Batch
-from ingest_stream.commits import CommitRecorder
-from ingest_stream.coordination.lease import Lease
-from ingest_stream.delivery import AckLedger, Delivery
-from ingest_stream.health import HealthState
-from ingest_stream.metrics import IngestMetrics
+from ingest_stream.coordination.lease import Lease, LeaseLostError
+from ingest_stream.handoff import CommitSummary, Received
 from ingest_stream.parsing import MessageParser, parse_templates
-from ingest_stream.pipeline import LeaseLostError, Pipeline
+from ingest_stream.receiver.commits import CommitRecorder
+from ingest_stream.receiver.delivery import AckLedger, Delivery
+from ingest_stream.receiver.health import HealthState
+from ingest_stream.receiver.metrics import IngestMetrics
 from ingest_stream.records import DeadLetterReason, Parsed, Quality, Reading
-from ingest_stream.store import Fence, StoreUnavailableError, TelemetryStore, WriteResult
+from ingest_stream.store import Batch, Fence, StoreUnavailableError, TelemetryStore, WriteResult
+from ingest_stream.worker.pipeline import Pipeline
 from tests.ingest_stream.conftest import v1, wait_until
 from tests.servers import admin_url, as_login, with_password
 
@@ -49,6 +49,27 @@ def _reading(metric: str, seconds: int, quality: int = Quality.GOOD, equipment: 
                    quality)  # type: ignore[arg-type]  # a bad quality on purpose: only the database refuses it
 
 
+class ReceiverSide:
+    """The receiver's end of the handoff in one process: numbers deliveries as the link does, and applies
+    each commit the pipeline reports to the receiver's own recorder (acks, metrics, health)."""
+
+    def __init__(self, recorder: CommitRecorder) -> None:
+        self.recorder = recorder
+        self.inflight: dict[int, Delivery] = {}
+        self._seqs = itertools.count(1)
+
+    def received(self, delivery: Delivery) -> Received:
+        seq = next(self._seqs)
+        self.inflight[seq] = delivery
+        return Received(seq, delivery.topic, delivery.payload, delivery.received_at)
+
+    def committed(self, messages: Sequence[Received], summary: CommitSummary) -> None:
+        self.recorder.committed([self.inflight.pop(message.seq) for message in messages], summary)
+
+    def database_failed(self, error: str) -> None:
+        self.recorder.database_failed(error)
+
+
 class Harness:
     """A pipeline over one store, fed deliveries by hand; `parsed` says what each topic parses to."""
 
@@ -60,15 +81,15 @@ class Harness:
         self.transport = RecordingTransport()
         self.ledger = AckLedger("own")
         self.ledger.connected(self.transport)
+        self.receiver = ReceiverSide(CommitRecorder(self.metrics, self.health))
         table = parsed or {}
-        self.pipeline = Pipeline(parse or (lambda topic, _payload, _at: table[topic]), [store],
-                                 CommitRecorder(self.metrics, self.health), batch_size=1000, batch_max_age_s=0.05,
-                                 retry_max_s=0.2)
+        self.pipeline = Pipeline(parse or (lambda topic, _payload, _at: table[topic]), [store], self.receiver,
+                                 batch_size=1000, batch_max_age_s=0.05, retry_max_s=0.2)
         self._mids = itertools.count(1)
 
     def deliver(self, topic: str, payload: bytes) -> Delivery:
         delivery = self.ledger.received(next(self._mids), 1, topic, payload, time.time())
-        self.pipeline.submit(delivery)
+        self.pipeline.submit(self.receiver.received(delivery))
         return delivery
 
     def sample(self, name: str, **labels: str) -> float:
@@ -336,9 +357,8 @@ def test_new_series_are_registered_on_their_own_even_when_their_batch_is_refused
         raise RuntimeError("fenced out")
 
     landing = TelemetryStore(writer_url, "refused", fence=refuse)
-    batch = Batch()
-    batch.add(AckLedger("own").received(1, 1, "tds/t1/plant-1/ch-1/telem", b"{}", time.time()),
-              Parsed(readings=(_reading("temp", 1), _reading("flow", 1))))
+    batch = Batch([Received(1, "tds/t1/plant-1/ch-1/telem", b"{}", time.time())],
+                  [Parsed(readings=(_reading("temp", 1), _reading("flow", 1)))])
     try:
         with pytest.raises(RuntimeError, match="fenced out"):
             landing.write(batch)
@@ -367,8 +387,8 @@ def test_a_batch_waiting_on_the_database_does_not_hold_up_the_next_one(writer_ur
     stores = [TelemetryStore(writer_url, "overlap") for _ in range(2)]
     parsed = {"slow": Parsed(readings=(_reading("temp", 1),)), "fast": Parsed(readings=(_reading("temp", 2),))}
     harness = Harness(stores[0], parsed)
-    harness.pipeline = Pipeline(lambda topic, _payload, _at: parsed[topic], stores,
-                                CommitRecorder(harness.metrics, harness.health), batch_size=1, batch_max_age_s=0.05)
+    harness.pipeline = Pipeline(lambda topic, _payload, _at: parsed[topic], stores, harness.receiver, batch_size=1,
+                                batch_max_age_s=0.05)
     harness.deliver("slow", b"{}")  # registers the series, so the blocker below can use its id
     stop = threading.Event()
     runner = threading.Thread(target=harness.pipeline.run, args=(stop,))
@@ -405,9 +425,8 @@ def test_a_batch_deadlocked_by_a_concurrent_write_of_the_same_readings_is_retrie
     harness.deliver("warm-up", b"{}")
     assert harness.flush() is True
     series_id = _series_id(database_url, "temp")
-    batch = Batch()
-    batch.add(AckLedger("own").received(1, 1, "tds/t1/plant-1/ch-1/telem", b"{}", time.time()),
-              Parsed(readings=(_reading("temp", 2), _reading("temp", 1))))
+    batch = Batch([Received(1, "tds/t1/plant-1/ch-1/telem", b"{}", time.time())],
+                  [Parsed(readings=(_reading("temp", 2), _reading("temp", 1)))])
     other = psycopg.connect(admin_url(database_url))
     other.execute("SET deadlock_timeout = '60s'")  # so PostgreSQL aborts the writer's transaction, not ours
     insert = "INSERT INTO tds.telemetry_raw (series_id, ts, value) VALUES (%s, %s, -1)"

@@ -15,18 +15,18 @@ from collections.abc import Callable, Sequence
 
 import psycopg
 
-from ingest_stream.commits import CommitRecorder
+from ingest_stream.broker import BrokerAddress
 from ingest_stream.coordination.client_ids import load_key, writer_client_id
-from ingest_stream.coordination.lease import Lease
+from ingest_stream.coordination.lease import Lease, LeaseLostError
 from ingest_stream.coordination.members import MemberRegistry
-from ingest_stream.coordination.takeover import TakeoverCoordinator
-from ingest_stream.health import HealthServer, HealthState
-from ingest_stream.link import WorkerGoneError, WorkerLink
 from ingest_stream.logs import first_line
-from ingest_stream.metrics import IngestMetrics
-from ingest_stream.mqtt_session import BrokerAddress, MqttSession, SessionOptions
 from ingest_stream.parsing import TopicTemplate
-from ingest_stream.pipeline import LeaseLostError
+from ingest_stream.receiver.commits import CommitRecorder
+from ingest_stream.receiver.health import HealthServer, HealthState
+from ingest_stream.receiver.link import WorkerGoneError, WorkerLink
+from ingest_stream.receiver.metrics import IngestMetrics
+from ingest_stream.receiver.mqtt_session import MqttSession, SessionOptions
+from ingest_stream.receiver.takeover import TakeoverCoordinator
 from ingest_stream.settings import Coordination, IngestSettings, redact_url
 from ingest_stream.store import DryRunStore, Store, TelemetryStore
 
@@ -46,7 +46,7 @@ class IngestService:
         self.stop_event = threading.Event()
         self.parser = settings.parser()
         templates = self.parser.templates
-        self.address = BrokerAddress.from_url(settings.mqtt_url)
+        self.address = BrokerAddress.from_url(settings.mqtt_url, settings.mqtt_ca_file)
         self.mode = "dry-run" if settings.dry_run else settings.effective_coordination.value
         self.subscriptions = subscription_filters(settings, templates)
         lease_name = None
@@ -100,7 +100,6 @@ class IngestService:
             protocol=settings.mqtt_protocol,
             # A dry run never joins the group and leaves no session behind: it takes nothing from production.
             persistent=not settings.dry_run,
-            ca_file=settings.mqtt_ca_file,
         )
         self.session = MqttSession(self.address, self.options, self.link, self.metrics)
         if settings.effective_coordination is Coordination.SHARED and not settings.dry_run:

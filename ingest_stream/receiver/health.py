@@ -20,7 +20,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest_stream.logs import first_line
-from ingest_stream.metrics import IngestMetrics
+from ingest_stream.receiver.metrics import IngestMetrics
 
 log = logging.getLogger("ingest_stream.health")
 

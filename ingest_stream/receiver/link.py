@@ -1,7 +1,8 @@
-"""The parent's end of the worker process: starts it, streams deliveries to it, applies its commit reports.
+"""The receiver's end of the worker process: starts it, streams deliveries to it, applies its commit reports.
 
 Only a Committed report read from the worker settles deliveries. If the worker dies, nothing more
-is acknowledged: WorkerGoneError tells the service to exit non-zero (the broker redelivers).
+is acknowledged: WorkerGoneError tells the service to exit non-zero (the broker redelivers). What
+crosses the pipe is declared in handoff.py; the worker's code is never imported here.
 """
 
 from __future__ import annotations
@@ -14,22 +15,23 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
-from ingest_stream.commits import CommitRecorder
-from ingest_stream.delivery import Delivery
+from ingest_stream.coordination.lease import LeaseLostError
 from ingest_stream.handoff import (
+    Chunk,
     Committed,
     DatabaseFailed,
     Fence,
     LeaseLost,
     Ready,
+    Start,
     Stop,
     Stopped,
-    ToParent,
+    ToReceiver,
     ToWorker,
-    WireDelivery,
 )
-from ingest_stream.metrics import IngestMetrics
-from ingest_stream.pipeline import LeaseLostError
+from ingest_stream.receiver.commits import CommitRecorder
+from ingest_stream.receiver.delivery import Delivery
+from ingest_stream.receiver.metrics import IngestMetrics
 from ingest_stream.settings import IngestSettings
 
 log = logging.getLogger("ingest_stream.link")
@@ -55,7 +57,7 @@ class WorkerLink:
         self._inflight_bytes = 0
         self.limit = settings.effective_receive_maximum
         self.byte_limit = settings.max_uncommitted_bytes
-        self._outbox: list[WireDelivery] = []
+        self._outbox: Chunk = []
         self._token: int | None = None
         self._stop_sent = False  # the worker reads nothing after Stop: sending more could block forever
         self._stopped = False
@@ -68,10 +70,11 @@ class WorkerLink:
         # multiprocessing's extra resource-tracker process: the pipe is a socket pair it inherits.
         ours, theirs = socket.socketpair()
         with theirs:
-            self._process = subprocess.Popen([sys.executable, "-m", "ingest_stream.worker", str(theirs.fileno())],
-                                             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "ingest_stream.worker.process", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
         self._conn = Connection(ours.detach())
-        self._send((self.settings, self.lease_name))
+        self._send(Start(self.settings, self.lease_name))
         try:
             ready = self._conn.poll(timeout_s) and isinstance(self._conn.recv(), Ready)
         except (EOFError, OSError):
@@ -172,14 +175,14 @@ class WorkerLink:
         self._conn.close()
         self._process = None
 
-    def _send(self, message: ToWorker | tuple[IngestSettings, str | None]) -> None:
+    def _send(self, message: ToWorker) -> None:
         assert self._conn is not None
         try:
             self._conn.send(message)
         except OSError as exc:
             raise WorkerGoneError(self._death()) from exc
 
-    def _apply(self, message: ToParent) -> None:
+    def _apply(self, message: ToReceiver) -> None:
         if isinstance(message, Committed):
             with self._lock:
                 deliveries = [d for seq in message.seqs if (d := self._inflight.pop(seq, None)) is not None]

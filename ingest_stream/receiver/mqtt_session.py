@@ -7,49 +7,23 @@ reconnect with backoff. It never acknowledges anything by itself.
 
 from __future__ import annotations
 
+import functools
 import logging
-import ssl
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ingest_stream.delivery import AckLedger, DeliverySink
-from ingest_stream.metrics import IngestMetrics
-from ingest_stream.mqtt_client import DrainingClient
+from ingest_stream.broker import BrokerAddress, new_client
+from ingest_stream.receiver.delivery import AckLedger, DeliverySink
+from ingest_stream.receiver.metrics import IngestMetrics
+from ingest_stream.receiver.mqtt_client import DrainingClient
 
 log = logging.getLogger("ingest_stream.mqtt")
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    tls: bool
-
-    @classmethod
-    def from_url(cls, url: str) -> BrokerAddress:
-        parts = urlsplit(url)
-        if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"}:
-            raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {parts.scheme or 'nothing'}://")
-        if not parts.hostname:
-            raise ValueError("MQTT URL has no host (expected mqtt://user:pass@host:port)")
-        tls = parts.scheme in {"mqtts", "ssl"}
-        return cls(host=parts.hostname, port=parts.port or (8883 if tls else 1883),
-                   username=unquote(parts.username) if parts.username else None,
-                   password=unquote(parts.password) if parts.password else None, tls=tls)
-
-    def display(self) -> str:
-        """Where we connect, without the password (safe for logs)."""
-        user = f"{self.username}@" if self.username else ""
-        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -62,7 +36,6 @@ class SessionOptions:
     protocol: str = "5"
     persistent: bool = True
     reconnect: bool = True
-    ca_file: str | None = None
     keepalive_s: int = 30
 
 
@@ -84,16 +57,12 @@ class MqttSession:
         self.last_message_at = time.monotonic()
         self.taken_over = False
         v5 = options.protocol == "5"
-        self.client = DrainingClient(
-            self._handle_delivery, sink.wait_for_room, mqtt.CallbackAPIVersion.VERSION2, client_id=options.client_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        self.client = new_client(
+            address, options.client_id, protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            factory=functools.partial(DrainingClient, self._handle_delivery, sink.wait_for_room),
             clean_session=None if v5 else not options.persistent,
             manual_ack=True, reconnect_on_failure=options.reconnect,
         )
-        if address.username:
-            self.client.username_pw_set(address.username, address.password)
-        if address.tls:
-            self.client.tls_set(ca_certs=options.ca_file, cert_reqs=ssl.CERT_REQUIRED)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._handle_connect
         self.client.on_disconnect = self._handle_disconnect
@@ -116,9 +85,6 @@ class MqttSession:
             kwargs["properties"] = self._connect_properties()
         self.client.connect_async(self.address.host, self.address.port, **kwargs)  # type: ignore[arg-type]
         self.client.loop_start()
-
-    def wait_connected(self, timeout_s: float) -> bool:
-        return self._connected.wait(timeout_s)
 
     @property
     def connected(self) -> bool:

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingest_stream.delivery import Delivery
-from ingest_stream.metrics import IngestMetrics
-from ingest_stream.mqtt_client import READ_CHUNK
-from ingest_stream.mqtt_session import BrokerAddress, MqttSession, SessionOptions
+from ingest_stream.broker import BrokerAddress
+from ingest_stream.receiver.delivery import Delivery
+from ingest_stream.receiver.metrics import IngestMetrics
+from ingest_stream.receiver.mqtt_client import READ_CHUNK
+from ingest_stream.receiver.mqtt_session import MqttSession, SessionOptions
 from ingest_stream.settings import DEFAULT_MAX_PAYLOAD_BYTES
 from tds_platform.bench.sessions import wipe_session
 from tds_platform.stack import LocalStack
@@ -66,7 +67,7 @@ class Setup:
         session = MqttSession(self.reader, options, inbox, IngestMetrics())
         self.sessions.append(session)
         session.start()
-        assert session.wait_connected(10), "the writer session did not connect"
+        wait_until(lambda: session.connected, 10, "the writer session connected")
         return session, inbox
 
     def publish(self, payloads: list[bytes], qos: int = 1) -> None:

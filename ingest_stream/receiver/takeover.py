@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import psycopg
 
+from ingest_stream.broker import BrokerAddress
 from ingest_stream.coordination.members import Member, MemberRegistry
-from ingest_stream.delivery import DeliverySink
 from ingest_stream.logs import first_line
-from ingest_stream.metrics import IngestMetrics
-from ingest_stream.mqtt_session import BrokerAddress, MqttSession, SessionOptions
+from ingest_stream.receiver.delivery import DeliverySink
+from ingest_stream.receiver.metrics import IngestMetrics
+from ingest_stream.receiver.mqtt_session import MqttSession, SessionOptions
 
 log = logging.getLogger("ingest_stream.takeover")
 
@@ -71,9 +72,6 @@ class TakeoverCoordinator:
     def pending(self) -> int:
         return sum(d.session.ledger.pending for d in self.drains.values())
 
-    def connected_drains(self) -> int:
-        return sum(1 for d in self.drains.values() if d.session.connected)
-
     def _run(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
             try:
@@ -104,7 +102,7 @@ class TakeoverCoordinator:
         options = SessionOptions(
             client_id=member.client_id, subscriptions=(), qos=self.own_options.qos,
             receive_maximum=self.own_options.receive_maximum, session_expiry_s=self.own_options.session_expiry_s,
-            protocol=self.own_options.protocol, persistent=True, reconnect=False, ca_file=self.own_options.ca_file)
+            protocol=self.own_options.protocol, persistent=True, reconnect=False)
         session = MqttSession(self.address, options, self.sink, self.metrics, label="drain")
         session.start()
         self.drains[member.instance_id] = Drain(member, session, time.monotonic())
