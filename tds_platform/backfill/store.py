@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, INTEGER
 
-from tds_platform.backfill.plan import GapJudgement, GapSpan, Outcome, Progress, Window
+from tds_platform.backfill.plan import GapJudgement, GapSpan, Outcome, Progress
+from tds_platform.time_windows import Window
 
 # The interval a silence is judged by, as the quality definitions say: the registry's, else the
 # median spacing of the 24 h before the point of interest.

@@ -11,28 +11,12 @@ import dagster as dg
 
 from tds_platform.alerting.dead_letters import DlqGrowthWatch
 from tds_platform.alerting.freshness import FreshnessWatch
-from tds_platform.alerting.model import Alert, Severity
 from tds_platform.alerting.quality import QualityWatch
+from tds_platform.alerting.run_failures import run_failure_alert, run_failure_key
 from tds_platform.alerting.service import AlertService
 from tds_platform.alerting.settings import AlertSettings
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.quality.settings import QualitySettings
-
-RUN_FAILURE_KIND = "run_failure"
-
-
-def run_failure_key(job_name: str) -> str:
-    """One incident per job: repeated failures of a job are the same incident until it succeeds."""
-    return f"{RUN_FAILURE_KIND}:{job_name}"
-
-
-def run_failure_alert(job_name: str, run_id: str, reason: str | None) -> Alert:
-    return Alert(
-        kind=RUN_FAILURE_KIND, severity=Severity.WARNING, dedup_key=run_failure_key(job_name),
-        subject=f"Dagster job {job_name} failed",
-        message=f"run {run_id} failed: {reason or 'see the run in the Dagster UI'}",
-        details={"job": job_name, "run_id": run_id},
-    )
 
 
 def build_freshness_sensor(settings: AlertSettings) -> dg.SensorDefinition:

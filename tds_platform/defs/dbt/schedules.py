@@ -7,17 +7,15 @@ builds, and mart runs go one at a time. Older days are left to the automation co
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import dagster as dg
 
 from tds_platform.defs.dbt.translator import GROUP_NAME
-from tds_platform.defs.partitions import daily_partitions_with_current
-from tds_platform.defs.rollups.schedules import range_tags, trailing_range
-from tds_platform.defs.rollups.settings import RollupSettings
+from tds_platform.defs.partitions import daily_partitions_with_current, key_range, range_tags
 from tds_platform.defs.run_queue import Lane, lane_tags
-
-DAY = timedelta(days=1)
+from tds_platform.rollups.settings import RollupSettings
+from tds_platform.time_windows import DAY, trailing_window
 
 refresh_marts_job = dg.define_asset_job(
     "refresh_marts", selection=dg.AssetSelection.groups(GROUP_NAME), partitions_def=daily_partitions_with_current,
@@ -27,7 +25,7 @@ refresh_marts_job = dg.define_asset_job(
 
 def recent_days(now: datetime, settings: RollupSettings) -> dg.PartitionKeyRange:
     """The days the marts schedule rebuilds: those the daily rollup refresh rewrites, today included."""
-    return trailing_range(daily_partitions_with_current, DAY, now, settings.trailing_days)
+    return key_range(daily_partitions_with_current, trailing_window(now, DAY, settings.trailing_days))
 
 
 def build_marts_schedule(settings: RollupSettings) -> dg.ScheduleDefinition:

@@ -4,17 +4,13 @@ Keeps tds.metric_spec's remembered medians current so the quality partitions jud
 interval instead of each reading the last 24 h of every series; it writes only those medians.
 """
 
-from datetime import timedelta
-
 import dagster as dg
 
 from tds_platform.defs.quality.assets import SERIES_INTERVALS, TELEMETRY, QualityRunConfig
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.defs.rollups.levels import floor_to_bucket
 from tds_platform.defs.run_queue import Lane, lane_tags
 from tds_platform.quality.runner import refresh_intervals
-
-HOUR = timedelta(hours=1)
+from tds_platform.time_windows import HOUR, floor_to_bucket
 
 
 @dg.asset(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.defs.sources.observations import DLQ, TELEMETRY, observe
+from tds_platform.landing.observations import DLQ, TELEMETRY, observe
 
 LANDING = "landing"
 
