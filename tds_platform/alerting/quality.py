@@ -192,7 +192,7 @@ class QualityWatch:
         judged ones that stayed clear for the hold."""
         window = judged_window(now, self.quality.trailing_hours)
         figures = self.figures(window)
-        series = newest_per_series(self.engine, now - timedelta(hours=self.settings.lookback_hours))
+        series = newest_per_series(self.engine, now, timedelta(hours=self.settings.lookback_hours))
         newest = {(s.tenant, s.equipment): s.newest for s in series}
         outcome = QualityOutcome()
         for kind in KINDS:
