@@ -19,8 +19,7 @@ from tds_platform.quality.intervals import expected_intervals
 from tds_platform.time_windows import Window
 
 _GAP_COLUMNS = """
-    g.id, g.tenant, e.site, g.equipment, g.metric, s.series_id, g.gap_start, g.gap_end, g.cleared_at,
-    g.backfill_status
+    g.id, g.tenant, e.site, g.equipment, g.metric, s.series_id, g.gap_start, g.gap_end, g.cleared_at
 FROM tds.gaps g
 JOIN tds.metric_spec s ON s.tenant = g.tenant AND s.equipment = g.equipment AND s.metric = g.metric
 JOIN tds.equipment e ON e.tenant = g.tenant AND e.equipment = g.equipment
@@ -151,7 +150,6 @@ class Gap:
     gap_start: datetime
     gap_end: datetime | None
     cleared_at: datetime | None
-    backfill_status: str
 
 
 @dataclass(frozen=True, slots=True)
