@@ -8,7 +8,9 @@ only turns windows into partition keys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import dagster as dg
 
@@ -51,3 +53,15 @@ def key_range(partitions_def: dg.TimeWindowPartitionsDefinition, window: Window)
 def range_tags(keys: dg.PartitionKeyRange) -> dict[str, str]:
     """Tags that make one run of a partition range."""
     return {RANGE_START_TAG: keys.start, RANGE_END_TAG: keys.end}
+
+
+def range_schedule(name: str, cron: str, job: Any, keys: Callable[[datetime], dg.PartitionKeyRange],
+                   description: str) -> dg.ScheduleDefinition:
+    """A schedule (UTC, running from the first start) that runs the asset job `job` once over the
+    partitions `keys` gives for the tick's time: never one run per partition."""
+    @dg.schedule(name=name, cron_schedule=cron, job=job, execution_timezone="UTC",
+                 default_status=dg.DefaultScheduleStatus.RUNNING, description=description)
+    def range_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        return dg.RunRequest(tags=range_tags(keys(context.scheduled_execution_time)))
+
+    return range_refresh

@@ -14,13 +14,12 @@ import psycopg
 from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from tds_platform.defs.dbt.schedules import recent_days
-from tds_platform.defs.partitions import hourly_partitions_with_current, key_range, range_tags
+from tds_platform.defs.partitions import range_tags
 from tds_platform.defs.quality.schedules import closed_hours
+from tds_platform.defs.rollups.schedules import recent_days, recent_hours
 from tds_platform.quality.settings import QualitySettings
 from tds_platform.rollups.settings import RollupSettings
 from tds_platform.settings import PlatformSettings
-from tds_platform.time_windows import HOUR, trailing_window
 
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 LIVE_DATA = "SELECT coalesce(max(last_seen) > now() - interval '1 minute', false) FROM tds.equipment"
@@ -31,8 +30,7 @@ def first_runs(now: datetime, rollups: RollupSettings, quality: QualitySettings)
     first: its hourly schedule would otherwise leave every quality run until then inferring each
     series' interval inline (correct, several times slower). The daily rollups too, whose schedule
     runs every 30 minutes."""
-    hours = key_range(hourly_partitions_with_current, trailing_window(now, HOUR, rollups.trailing_hours))
-    return [("series_intervals_job", {}), ("refresh_rollups", range_tags(hours)),
+    return [("series_intervals_job", {}), ("refresh_rollups", range_tags(recent_hours(now, rollups))),
             ("quality_hourly_job", range_tags(closed_hours(now, quality.trailing_hours))),
             ("refresh_daily_rollups", range_tags(recent_days(now, rollups)))]
 

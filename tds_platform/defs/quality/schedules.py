@@ -11,7 +11,7 @@ from datetime import datetime
 
 import dagster as dg
 
-from tds_platform.defs.partitions import hourly_partitions, key_range, range_tags
+from tds_platform.defs.partitions import hourly_partitions, key_range, range_schedule
 from tds_platform.defs.quality.assets import GAPS, QUALITY_HOURLY
 from tds_platform.defs.run_queue import Lane, lane_tags
 from tds_platform.quality.settings import QualitySettings
@@ -29,11 +29,6 @@ def closed_hours(now: datetime, count: int) -> dg.PartitionKeyRange:
 
 
 def build_quality_schedule(settings: QualitySettings) -> dg.ScheduleDefinition:
-    @dg.schedule(name="quality_hourly_schedule", cron_schedule="*/5 * * * *", job=quality_job,
-                 execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
-                 description="Every 5 minutes: judge the trailing closed hours (TDS_QUALITY_TRAILING_HOURS) in "
-                             "one run.")
-    def quality_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        return dg.RunRequest(tags=range_tags(closed_hours(context.scheduled_execution_time, settings.trailing_hours)))
-
-    return quality_schedule
+    return range_schedule(
+        "quality_hourly_schedule", "*/5 * * * *", quality_job, lambda now: closed_hours(now, settings.trailing_hours),
+        "Every 5 minutes: judge the trailing closed hours (TDS_QUALITY_TRAILING_HOURS) in one run.")

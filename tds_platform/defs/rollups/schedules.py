@@ -5,8 +5,7 @@ definition; each run covers its whole trailing range (single-run backfill policy
 per partition.
 """
 
-from datetime import timedelta
-from typing import Any
+from datetime import datetime
 
 import dagster as dg
 
@@ -14,7 +13,7 @@ from tds_platform.defs.partitions import (
     daily_partitions_with_current,
     hourly_partitions_with_current,
     key_range,
-    range_tags,
+    range_schedule,
 )
 from tds_platform.defs.run_queue import Lane, lane_tags
 from tds_platform.rollups.levels import TELEMETRY_1D, TELEMETRY_1H, TELEMETRY_1M
@@ -35,25 +34,21 @@ refresh_daily_rollups_job = dg.define_asset_job(
 )
 
 
-def trailing_refresh_schedule(name: str, cron: str, job: Any, partitions_def: dg.TimeWindowPartitionsDefinition,
-                              width: timedelta, count: int, description: str) -> dg.ScheduleDefinition:
-    """A schedule that runs `job` (an asset job over `partitions_def`) once over the `count`
-    partitions of `width` ending with the running one."""
-    @dg.schedule(name=name, cron_schedule=cron, job=job, execution_timezone="UTC",
-                 default_status=dg.DefaultScheduleStatus.RUNNING, description=description)
-    def trailing_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        window = trailing_window(context.scheduled_execution_time, width, count)
-        return dg.RunRequest(tags=range_tags(key_range(partitions_def, window)))
+def recent_hours(now: datetime, settings: RollupSettings) -> dg.PartitionKeyRange:
+    """The hours the 1m and 1h refresh rewrites for late data, the running one included."""
+    return key_range(hourly_partitions_with_current, trailing_window(now, HOUR, settings.trailing_hours))
 
-    return trailing_refresh
+
+def recent_days(now: datetime, settings: RollupSettings) -> dg.PartitionKeyRange:
+    """The days the 1d refresh rewrites, today included (the marts rebuild the same days)."""
+    return key_range(daily_partitions_with_current, trailing_window(now, DAY, settings.trailing_days))
 
 
 def build_rollup_schedules(settings: RollupSettings) -> list[dg.ScheduleDefinition]:
     return [
-        trailing_refresh_schedule(
-            "rollup_refresh", "*/5 * * * *", refresh_rollups_job, hourly_partitions_with_current, HOUR,
-            settings.trailing_hours, "Every 5 minutes: rewrite the trailing hours of 1m and 1h rollups (late data)."),
-        trailing_refresh_schedule(
-            "daily_rollup_refresh", "*/30 * * * *", refresh_daily_rollups_job, daily_partitions_with_current, DAY,
-            settings.trailing_days, "Every 30 minutes: rewrite the trailing days of 1d rollups."),
+        range_schedule("rollup_refresh", "*/5 * * * *", refresh_rollups_job, lambda now: recent_hours(now, settings),
+                       "Every 5 minutes: rewrite the trailing hours of 1m and 1h rollups (late data)."),
+        range_schedule("daily_rollup_refresh", "*/30 * * * *", refresh_daily_rollups_job,
+                       lambda now: recent_days(now, settings),
+                       "Every 30 minutes: rewrite the trailing days of 1d rollups."),
     ]
