@@ -1,8 +1,9 @@
 """A fast MQTT 5 QoS 1 publisher for loading the broker: pre-encoded packets over one socket.
 
-A Python paho publisher tops out near 4-5,000 msg/s (ENVIRONMENT.md), slower than what it must
-load; this one pipelines publishes under the broker's Receive Maximum and counts every PUBACK by
-outcome, so a benchmark always knows exactly what the broker accepted. It never subscribes.
+A Python paho publisher tops out near 4-5,000 msg/s (measured: ARCHITECTURE.md#measured-facts),
+slower than what it must load; this one pipelines publishes under the broker's Receive Maximum and
+counts every PUBACK by outcome, so a benchmark always knows exactly what the broker accepted. It
+never subscribes.
 """
 
 from __future__ import annotations
