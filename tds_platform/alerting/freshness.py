@@ -1,9 +1,10 @@
 """The freshness watch: which equipment went silent, and the alerts that open and resolve with it.
 
 An equipment is silent when every series it reports has been quiet for `silence_factor` expected
-intervals (metric_spec.expected_interval_s, else the median spacing of its last 24 h of data). It
-must never open a second alert for an incident that is still open, nor resolve one whose equipment
-it cannot see (no data within the lookback).
+intervals — the interval the quality run judges its gaps by (`quality.intervals`), so a freshness
+alert and a gap check never disagree about a series. It must never open a second alert for an
+incident that is still open, nor resolve one whose equipment it cannot see (no data within the
+lookback).
 """
 
 from __future__ import annotations
@@ -17,43 +18,22 @@ from sqlalchemy import Engine, text
 from tds_platform.alerting.model import Alert, Severity
 from tds_platform.alerting.service import AlertService
 from tds_platform.alerting.settings import AlertSettings
+from tds_platform.quality.intervals import expected_intervals, judged_as_of
 
 EQUIPMENT_KIND = "freshness"
 FLEET_KIND = "fleet_silence"
 FLEET_KEY = "fleet_silence"
 
 # Newest reading per series by an index lookup (PK series_id, ts) limited to the lookback, so
-# the watch stays cheap every minute. The interval is the registered one, else the median the
-# series_intervals asset remembered (metric_spec.inferred_interval_s); only series with neither get their
-# median spacing computed here, over the 24 h before their own newest reading (not before now: a
-# series that has been silent for a day still has an interval).
-SERIES_FRESHNESS = text("""
-WITH newest AS (
-    SELECT s.series_id, s.tenant, s.equipment, s.metric,
-           coalesce(s.expected_interval_s, s.inferred_interval_s) AS expected_interval_s, n.ts AS newest
-    FROM tds.metric_spec s
-    CROSS JOIN LATERAL (
-        SELECT max(r.ts) AS ts FROM tds.telemetry_raw r
-        WHERE r.series_id = s.series_id AND r.ts > :since
-    ) n
-    WHERE n.ts IS NOT NULL
-),
-inferred AS (
-    SELECT series_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY spacing_s) AS median_s
-    FROM (
-        SELECT r.series_id,
-               extract(epoch FROM r.ts - lag(r.ts) OVER (PARTITION BY r.series_id ORDER BY r.ts))::float8
-                   AS spacing_s
-        FROM newest n
-        JOIN tds.telemetry_raw r
-          ON r.series_id = n.series_id AND r.ts > n.newest - INTERVAL '24 hours' AND r.ts <= n.newest
-        WHERE n.expected_interval_s IS NULL
-    ) spacings
-    WHERE spacing_s > 0
-    GROUP BY series_id
-)
-SELECT n.tenant, n.equipment, n.metric, n.newest, coalesce(n.expected_interval_s, i.median_s) AS interval_s
-FROM newest n LEFT JOIN inferred i USING (series_id)
+# the watch stays cheap every minute.
+NEWEST_PER_SERIES = text("""
+SELECT s.series_id, s.tenant, s.equipment, s.metric, n.ts AS newest
+FROM tds.metric_spec s
+CROSS JOIN LATERAL (
+    SELECT max(r.ts) AS ts FROM tds.telemetry_raw r
+    WHERE r.series_id = s.series_id AND r.ts > :since
+) n
+WHERE n.ts IS NOT NULL
 """)
 
 ANY_SERIES = text("SELECT EXISTS (SELECT 1 FROM tds.metric_spec)")
@@ -81,11 +61,14 @@ class EquipmentFreshness:
         return equipment_key(self.tenant, self.equipment)
 
 
-def newest_per_series(engine: Engine, since: datetime) -> list[SeriesFreshness]:
-    """Every series with a reading after `since`: its newest reading and the interval it is judged by."""
+def newest_per_series(engine: Engine, now: datetime, lookback: timedelta) -> list[SeriesFreshness]:
+    """Every series with a reading within `lookback` of `now`: its newest reading and its expected
+    interval as of the last closed hour (remembered by the series_intervals asset, so a median is
+    rarely computed here)."""
     with engine.connect() as conn:
-        rows = conn.execute(SERIES_FRESHNESS, {"since": since}).all()
-    return [SeriesFreshness(r.tenant, r.equipment, r.newest, r.interval_s, r.metric) for r in rows]
+        rows = conn.execute(NEWEST_PER_SERIES, {"since": now - lookback}).all()
+        intervals = expected_intervals(conn, judged_as_of(now), [r.series_id for r in rows]).by_series
+    return [SeriesFreshness(r.tenant, r.equipment, r.newest, intervals.get(r.series_id), r.metric) for r in rows]
 
 
 def equipment_key(tenant: str, equipment: str) -> str:
@@ -158,7 +141,7 @@ class FreshnessWatch:
         self.settings = settings
 
     def series(self, now: datetime) -> Sequence[SeriesFreshness]:
-        return newest_per_series(self.engine, now - timedelta(hours=self.settings.lookback_hours))
+        return newest_per_series(self.engine, now, timedelta(hours=self.settings.lookback_hours))
 
     def tick(self, now: datetime) -> FreshnessOutcome:
         """One evaluation: open alerts for newly silent equipment, resolve those talking again."""

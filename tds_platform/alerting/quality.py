@@ -19,12 +19,12 @@ from tds_platform.alerting.model import Alert, Severity
 from tds_platform.alerting.service import AlertService
 from tds_platform.alerting.settings import AlertSettings
 from tds_platform.quality.settings import QualitySettings
+from tds_platform.time_windows import HOUR, Window, closed_window
 
 COVERAGE_KIND = "quality_coverage"
 GOOD_KIND = "quality_good"
 GAP_KIND = "quality_gap"
 KINDS = (COVERAGE_KIND, GOOD_KIND, GAP_KIND)
-HOUR = timedelta(hours=1)
 
 # Per series over the judged hours: coverage (hours with a known expected count, each capped at
 # it, as coverage_pct is) and event-weighted good %, with the series' own thresholds if it has any.
@@ -53,22 +53,14 @@ class Shortfall:
     limit: float
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    """The closed hours judged: [start, end)."""
-
-    start: datetime
-    end: datetime
-
-    def describe(self) -> str:
-        return f"{self.start:%Y-%m-%d %H:%M}-{self.end:%H:%M} UTC"
-
-
 def judged_window(now: datetime, hours: int) -> Window:
     """The `hours` closed hours before now: the ones the quality schedule keeps re-judging, so a
     backfill or late data inside them shows up in these figures within minutes."""
-    end = now.replace(minute=0, second=0, microsecond=0)
-    return Window(end - hours * HOUR, end)
+    return closed_window(now, HOUR, hours)
+
+
+def describe(window: Window) -> str:
+    return f"{window.start:%Y-%m-%d %H:%M}-{window.end:%H:%M} UTC"
 
 
 def key(kind: str, tenant: str, equipment: str) -> str:
@@ -91,7 +83,7 @@ def figure_alert(kind: str, tenant: str, equipment: str, shortfalls: Sequence[Sh
     return Alert(
         kind=kind, severity=Severity.WARNING, dedup_key=key(kind, tenant, equipment),
         subject=f"{tenant}/{equipment}: {what} under threshold on {_metric_names(metrics)}",
-        message=(f"{what} over {window.describe()}: {_metric_list(metrics, '', '%')}. "
+        message=(f"{what} over {describe(window)}: {_metric_list(metrics, '', '%')}. "
                  + ("Missing readings: the gap backfill asks the device to resend them; `tds status` shows open gaps."
                     if kind == COVERAGE_KIND else
                     "Readings flagged bad/uncertain, not finite or outside metric_spec's valid range.")),
@@ -200,7 +192,7 @@ class QualityWatch:
         judged ones that stayed clear for the hold."""
         window = judged_window(now, self.quality.trailing_hours)
         figures = self.figures(window)
-        series = newest_per_series(self.engine, now - timedelta(hours=self.settings.lookback_hours))
+        series = newest_per_series(self.engine, now, timedelta(hours=self.settings.lookback_hours))
         newest = {(s.tenant, s.equipment): s.newest for s in series}
         outcome = QualityOutcome()
         for kind in KINDS:

@@ -18,7 +18,6 @@ from tds_platform.backfill.plan import (
     FINAL_ANSWERS,
     GapJudgement,
     Outcome,
-    Window,
     answer_settled,
     decide,
     describe,
@@ -26,6 +25,7 @@ from tds_platform.backfill.plan import (
 )
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.backfill.store import Command, Gap
+from tds_platform.time_windows import Window
 
 
 @dataclass

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from tds_platform.time_windows import Window
+
 
 class Outcome(enum.StrEnum):
     """tds.gaps.backfill_status values this job writes (migration 0003's check constraint)."""
@@ -26,20 +28,6 @@ class Outcome(enum.StrEnum):
 
 
 FINAL_ANSWERS = frozenset({"done", "partial", "error"})
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """[start, end): what the device is asked to resend."""
-
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("backfill window bounds must be timezone-aware")
-        if self.start >= self.end:
-            raise ValueError(f"the backfill window must start before it ends ({iso(self.start)} >= {iso(self.end)})")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,6 @@ from tds_platform.backfill.command import CommandError, publish_command
 from tds_platform.backfill.plan import (
     Outcome,
     Progress,
-    Window,
     cmd_topic,
     iso,
     new_cmd_id,
@@ -33,6 +32,7 @@ from tds_platform.backfill.plan import (
 )
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.backfill.store import Command, Gap
+from tds_platform.time_windows import Window
 
 
 class BackfillRequestError(ValueError):

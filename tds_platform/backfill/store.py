@@ -9,20 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, INTEGER
 
-from tds_platform.backfill.plan import GapJudgement, GapSpan, Outcome, Progress, Window
-
-# The interval a silence is judged by, as the quality definitions say: the registry's, else the
-# median spacing of the 24 h before the point of interest.
-INTERVAL_HISTORY = timedelta(hours=24)
+from tds_platform.backfill.plan import GapJudgement, GapSpan, Outcome, Progress
+from tds_platform.quality.intervals import expected_intervals
+from tds_platform.time_windows import Window
 
 _GAP_COLUMNS = """
-    g.id, g.tenant, e.site, g.equipment, g.metric, s.series_id, g.gap_start, g.gap_end, g.cleared_at,
-    g.backfill_status
+    g.id, g.tenant, e.site, g.equipment, g.metric, s.series_id, g.gap_start, g.gap_end, g.cleared_at
 FROM tds.gaps g
 JOIN tds.metric_spec s ON s.tenant = g.tenant AND s.equipment = g.equipment AND s.metric = g.metric
 JOIN tds.equipment e ON e.tenant = g.tenant AND e.equipment = g.equipment
@@ -136,17 +133,9 @@ WITH points AS (
 ),
 spacings AS (
     SELECT extract(epoch FROM ts - lag(ts) OVER (ORDER BY ts))::float8 AS spacing_s FROM points
-),
-history AS (
-    SELECT extract(epoch FROM r.ts - lag(r.ts) OVER (ORDER BY r.ts))::float8 AS spacing_s
-    FROM tds.telemetry_raw r
-    WHERE r.series_id = :series_id AND r.ts >= :history_start AND r.ts <= :gap_end
 )
 SELECT (SELECT count(*) - 2 FROM points) AS inside,
-       (SELECT coalesce(max(spacing_s), 0) FROM spacings) AS longest_s,
-       coalesce((SELECT expected_interval_s FROM tds.metric_spec WHERE series_id = :series_id),
-                (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY spacing_s) FROM history
-                 WHERE spacing_s IS NOT NULL)) AS interval_s
+       (SELECT coalesce(max(spacing_s), 0) FROM spacings) AS longest_s
 """)
 
 
@@ -161,7 +150,6 @@ class Gap:
     gap_start: datetime
     gap_end: datetime | None
     cleared_at: datetime | None
-    backfill_status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +249,9 @@ def readings_in_window(conn: Connection, series_ids: Sequence[int], window: Wind
 
 def judge_gap(conn: Connection, series_id: int, gap_start: datetime, gap_end: datetime,
               gap_factor: float) -> GapJudgement:
-    row = conn.execute(JUDGE_GAP, {"series_id": series_id, "gap_start": gap_start, "gap_end": gap_end,
-                                   "history_start": gap_start - INTERVAL_HISTORY}).one()
-    limit = None if row.interval_s is None else gap_factor * float(row.interval_s)
+    """A silence counts as a gap past `gap_factor` times the series' expected interval as of the gap's
+    end, the interval the quality run judges that hour by (`quality.intervals`)."""
+    row = conn.execute(JUDGE_GAP, {"series_id": series_id, "gap_start": gap_start, "gap_end": gap_end}).one()
+    interval_s = expected_intervals(conn, gap_end, [series_id]).by_series.get(series_id)
+    limit = None if interval_s is None else gap_factor * float(interval_s)
     return GapJudgement(readings_inside=int(row.inside), longest_silence_s=float(row.longest_s), limit_s=limit)

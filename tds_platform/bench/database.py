@@ -18,7 +18,6 @@ from tds_platform.stack import LocalStack
 
 BENCH_DATABASE = "tds_bench"
 WRITER_LOGIN = "tds_ingest"
-WRITER_GROUP_ROLE = "tds_writer"
 
 SEED_EQUIPMENT = """
 INSERT INTO tds.equipment (tenant, equipment, site)
@@ -55,7 +54,7 @@ ON CONFLICT (series_id, ts) DO NOTHING
 EMPTY_LANDING = "TRUNCATE tds.telemetry_raw, tds.dlq"
 
 LANDED = """
-SELECT count(*), count(DISTINCT series_id), min(ts), max(ts), (SELECT count(*) FROM tds.dlq)
+SELECT count(*), count(DISTINCT series_id), (SELECT count(*) FROM tds.dlq)
 FROM tds.telemetry_raw
 """
 
@@ -66,15 +65,11 @@ SELECT count(*),
 FROM tds.telemetry_raw WHERE ts >= %(since)s
 """
 
-ROLE_EXISTS = "SELECT 1 FROM pg_roles WHERE rolname = %s"
-
 
 @dataclass
 class Landed:
     rows: int
     series: int
-    first_ts: datetime | None
-    last_ts: datetime | None
     dead_letters: int
 
 
@@ -129,8 +124,8 @@ class BenchDatabase:
 
     def landed(self) -> Landed:
         with psycopg.connect(self.url) as conn:
-            rows, series, first, last, dead = conn.execute(LANDED).fetchone()  # type: ignore[misc]
-        return Landed(rows, series, first, last, dead)
+            rows, series, dead = conn.execute(LANDED).fetchone()  # type: ignore[misc]
+        return Landed(rows, series, dead)
 
     def ts_to_ingested(self, since: datetime) -> tuple[int, list[float]]:
         """(rows, [p50, p95, p99] seconds) from each reading's own timestamp to its batch's ingested_at."""

@@ -1,8 +1,9 @@
 """A fast MQTT 5 QoS 1 publisher for loading the broker: pre-encoded packets over one socket.
 
-A Python paho publisher tops out near 4-5,000 msg/s (ARCHITECTURE.md#measured-facts), slower than what it must
-load; this one pipelines publishes under the broker's Receive Maximum and counts every PUBACK by
-outcome, so a benchmark always knows exactly what the broker accepted. It never subscribes.
+A Python paho publisher tops out near 4-5,000 msg/s (measured: ARCHITECTURE.md#measured-facts),
+slower than what it must load; this one pipelines publishes under the broker's Receive Maximum and
+counts every PUBACK by outcome, so a benchmark always knows exactly what the broker accepted. It
+never subscribes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest_stream.broker import BrokerAddress
+from ingest_stream.mqtt_session import BrokerAddress
 
 CONNECT, CONNACK, PUBACK, DISCONNECT = 0x10, 0x20, 0x40, 0xE0
 PUBLISH_QOS1 = 0x32

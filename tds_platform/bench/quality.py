@@ -22,10 +22,10 @@ import psycopg
 from tds_platform.bench.ingest import bench_stack
 from tds_platform.db.edition import detect_edition_url
 from tds_platform.db.engine import engine_for
-from tds_platform.defs.rollups.levels import LEVELS
-from tds_platform.defs.rollups.refresh import refresh
 from tds_platform.quality.runner import judge_hours, refresh_intervals
 from tds_platform.quality.settings import QualitySettings
+from tds_platform.rollups.levels import LEVELS
+from tds_platform.rollups.refresh import refresh
 from tds_platform.stack import LocalStack
 
 BENCH_DATABASE = "tds_bench_quality"

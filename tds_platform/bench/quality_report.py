@@ -96,8 +96,4 @@ def write_chart(result: dict[str, Any], out: Path) -> Path:
     env, options = result["environment"], result["options"]
     figure.suptitle(f"tds bench quality — {options['equipment']} equipment x {options['metrics']} metrics every "
                     f"{options['interval_s']} s, {env['cpus']} CPUs, TimescaleDB {env['timescaledb_edition']}")
-    figure.tight_layout()
-    path = out / CHART_NAME
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return report.save_chart(figure, out / CHART_NAME)

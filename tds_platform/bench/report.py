@@ -147,8 +147,12 @@ def write_chart(result: dict[str, Any], out: Path) -> Path:
     env = result["environment"]
     figure.suptitle(f"tds bench ingest — {env['cpus']} CPUs, TimescaleDB {env['timescaledb_edition']}, "
                     f"{'durable' if env['durable'] else 'non-durable'} stack, load {result['load_1m']['before'][0]}")
+    return save_chart(figure, out / CHART_NAME)
+
+
+def save_chart(figure: Any, path: Path) -> Path:
+    """Lay the figure out, write it as a PNG at `path` and free it (charts are drawn once, headless)."""
     figure.tight_layout()
-    path = out / CHART_NAME
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path

@@ -19,6 +19,7 @@ from tds_platform.db.engine import engine_for
 from tds_platform.replay import dead_letters
 from tds_platform.replay.replay import ReplaySelection, replay
 from tds_platform.settings import PlatformSettings
+from tds_platform.time_windows import parse_instant
 
 NO_TABLE = "tds.dlq does not exist in this database; run `tds db upgrade` first"
 
@@ -68,20 +69,21 @@ def list_dead_letters(database_url: str | None, limit: int) -> None:
 @dlq.command("replay")
 @database_option
 @click.option("--reason", default=None, help="Only dead letters with this original reason (e.g. unknown_topic).")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
-              default=None, help="Only dead letters received since this UTC time.")
+@click.option("--since", default=None,
+              help="Only dead letters received since this ISO 8601 time (UTC unless it names a zone).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many dead letters.")
 @click.option("--topics", envvar="TDS_MQTT_TOPICS", default=None,
               help="Topic templates to parse with (default: the writer's TDS_MQTT_TOPICS).")
 @click.option("--dry-run", is_flag=True, help="Parse and count only: land nothing, mark nothing.")
 @user_errors
-def replay_dead_letters(database_url: str | None, reason: str | None, since: datetime | None, limit: int | None,
+def replay_dead_letters(database_url: str | None, reason: str | None, since: str | None, limit: int | None,
                         topics: str | None, dry_run: bool) -> None:
     """Re-parse dead letters, land those that now parse, mark each row (idempotent)."""
     url = PlatformSettings(database_url=database_url).resolved_database_url()
     settings = ParsingSettings(mqtt_topics=topics) if topics else ParsingSettings()
     try:
-        selection = ReplaySelection(reason=reason, since=since.replace(tzinfo=UTC) if since else None, limit=limit)
+        selection = ReplaySelection(reason=reason, since=parse_instant(since, "--since") if since else None,
+                                    limit=limit)
         parser = settings.parser()
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

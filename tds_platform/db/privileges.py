@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-PLATFORM_GROUP = "tds_platform"
-
 REQUIRE_MEMBERSHIP = text("""
 DO $$
 BEGIN

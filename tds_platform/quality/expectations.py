@@ -14,9 +14,8 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from tds_platform.quality.verdicts import SERIES_KEY, plain_value
+from tds_platform.rollups.levels import LEVELS_BY_NAME
 
-# The fixed allow-list of rollup views a partition may be read from.
-ROLLUP_VIEWS = ("telemetry_1m", "telemetry_1h", "telemetry_1d")
 KEY_COLUMNS = ["bucket", *SERIES_KEY]
 # avg is sum/n in floating point: three readings of 0.1 average to 0.10000000000000002 > max.
 # Comparisons allow this much relative rounding, no more.
@@ -30,7 +29,8 @@ LEFT JOIN tds.metric_spec s ON s.tenant = v.tenant AND s.equipment = v.equipment
 WHERE v.bucket >= :start AND v.bucket < :end
 ORDER BY v.bucket, v.tenant, v.equipment, v.metric
 """
-READ_PARTITION = {view: text(_READ_PARTITION.format(view=view)) for view in ROLLUP_VIEWS}
+# The rollup levels are the fixed allow-list of views a partition may be read from.
+READ_PARTITION = {view: text(_READ_PARTITION.format(view=view)) for view in LEVELS_BY_NAME}
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class SuiteOutcome:
 
 def read_partition(conn: Connection, view: str, start: datetime, end: datetime) -> pd.DataFrame:
     if view not in READ_PARTITION:
-        raise ValueError(f"{view!r} is not a rollup view ({', '.join(ROLLUP_VIEWS)})")
+        raise ValueError(f"{view!r} is not a rollup view ({', '.join(LEVELS_BY_NAME)})")
     return pd.DataFrame(conn.execute(READ_PARTITION[view], {"start": start, "end": end}).mappings().all(),
                         columns=["bucket", "tenant", "site", "equipment", "metric", "n", "min", "max", "avg",
                                  "sum", "valid_min", "valid_max"])

@@ -1,16 +1,21 @@
-"""Each series' expected interval when the registry has none: the median spacing of its last 24 h.
+"""A series' expected interval, defined once for every judge of it (the quality run's coverage and
+gaps, the freshness and quality-gap alerts, the backfill's verdict): the registry's, else the median
+spacing of its readings in the 24 h before the moment it is judged as of.
 
-Computes medians and says which remembered ones a window may reuse; it only reads — keeping the
-medians is `tds_platform.quality.store.remember_intervals`' job.
+Computes medians and says which remembered ones may stand in; it only reads — keeping the medians
+is `tds_platform.quality.store.remember_intervals`' job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, INTEGER
+
+from tds_platform.time_windows import HOUR, floor_to_bucket
 
 INTERVAL_HISTORY = timedelta(hours=24)
 # How far from a window's end a remembered median may have been taken and still be used. The
@@ -23,15 +28,17 @@ INTERVAL_REUSE = timedelta(hours=3)
 STATEMENT_SETTINGS = text("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
 
 # Per series, the interval a window ending at :until can be judged by without reading history:
-# the registry's, else a remembered median whose 24 h end within :reuse of :until (DESIGN.md's
-# "last 24 h" of the window, to within the reuse); NULL when the median must be computed.
+# the registry's, else a remembered median whose 24 h end within :reuse of :until (the series'
+# "last 24 h" before the judged moment, to within the reuse); NULL when the median must be computed.
+# Every series, or only :series_ids when it is not NULL.
 KNOWN_INTERVALS = text("""
 SELECT series_id,
        coalesce(expected_interval_s,
                 CASE WHEN inferred_until BETWEEN :until - :reuse AND :until + :reuse THEN inferred_interval_s END)
            AS interval_s
 FROM tds.metric_spec
-""")
+WHERE CAST(:series_ids AS integer[]) IS NULL OR series_id = ANY(:series_ids)
+""").bindparams(bindparam("series_ids", type_=ARRAY(INTEGER)))
 
 # Only these series have an interval to infer: a registered one always wins.
 UNREGISTERED_SERIES = text("SELECT series_id FROM tds.metric_spec WHERE expected_interval_s IS NULL")
@@ -80,9 +87,12 @@ FROM middles
 """).bindparams(bindparam("series_ids", type_=ARRAY(INTEGER)))
 
 
-def known_intervals(conn: Connection, until: datetime, reuse: timedelta = INTERVAL_REUSE) -> dict[int, float | None]:
-    """series_id -> the interval a window ending at `until` uses without computing it (None: compute it)."""
-    return {row.series_id: row.interval_s for row in conn.execute(KNOWN_INTERVALS, {"until": until, "reuse": reuse})}
+def known_intervals(conn: Connection, until: datetime, reuse: timedelta = INTERVAL_REUSE,
+                    series_ids: Collection[int] | None = None) -> dict[int, float | None]:
+    """series_id -> the interval a window ending at `until` uses without computing it (None: compute
+    it), for every series or only `series_ids`."""
+    params = {"until": until, "reuse": reuse, "series_ids": None if series_ids is None else list(series_ids)}
+    return {row.series_id: row.interval_s for row in conn.execute(KNOWN_INTERVALS, params)}
 
 
 def unregistered_series(conn: Connection) -> list[int]:
@@ -98,3 +108,31 @@ def infer_intervals(conn: Connection, series_ids: Sequence[int], until: datetime
     rows = conn.execute(MEDIAN_SPACINGS, {"series_ids": list(series_ids), "history_start": until - INTERVAL_HISTORY,
                                           "until": until})
     return {row.series_id: row.interval_s for row in rows}
+
+
+@dataclass(frozen=True)
+class ExpectedIntervals:
+    """Each series' expected interval as of `until` (None: unknown, fewer than two readings in the
+    24 h before it), and the medians computed from the readings to get them (for the store to remember)."""
+
+    until: datetime
+    by_series: dict[int, float | None]
+    inferred: dict[int, float]
+
+
+def expected_intervals(conn: Connection, until: datetime, series_ids: Collection[int] | None = None,
+                       reuse: timedelta = INTERVAL_REUSE) -> ExpectedIntervals:
+    """The one definition: the registered interval, else the median spacing of the series' readings in
+    the 24 h before `until`, for which a median remembered for a moment within `reuse` of `until`
+    stands in. Only `series_ids` when given (every registered series otherwise); the median is
+    computed only for series that have neither."""
+    known = known_intervals(conn, until, reuse, series_ids)
+    inferred = infer_intervals(conn, [series_id for series_id, interval in known.items() if interval is None], until)
+    return ExpectedIntervals(until, known | inferred, inferred)
+
+
+def judged_as_of(now: datetime) -> datetime:
+    """The moment a series' interval is taken as of when it is judged at `now`: the end of the last
+    closed hour. The newest quality hour is judged by it, the series_intervals asset remembers it, and
+    the freshness and quality-gap alerts use it too, so all of them agree on a series' interval."""
+    return floor_to_bucket(now, HOUR)

@@ -1,8 +1,9 @@
 """Coverage, good-percentage and gaps of every series over one time window, in one SQL statement
 once each series' interval is known.
 
-Implements DESIGN.md's quality definitions exactly and set-based over `tds.telemetry_raw`; it
-only reads — writing the results is `tds_platform.quality.store`'s job.
+Implements the platform's quality definitions (ARCHITECTURE.md#quality-definitions) exactly and
+set-based over `tds.telemetry_raw`; it only reads — writing the results is
+`tds_platform.quality.store`'s job.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, INTEGER
 
-from tds_platform.quality.intervals import INTERVAL_REUSE, STATEMENT_SETTINGS, infer_intervals, known_intervals
+from tds_platform.quality.intervals import INTERVAL_REUSE, STATEMENT_SETTINGS, expected_intervals
 
 # One row per registered series that has started by the window's end, judged by the interval it
 # is given (:interval_series -> :intervals, see `measure_window`; NULL: unknown, so no coverage and
@@ -145,19 +146,17 @@ class WindowQuality:
 
 def measure_window(conn: Connection, window: Window, gap_factor: float,
                    reuse: timedelta = INTERVAL_REUSE) -> WindowQuality:
-    """The window's figures and gaps. Each series is judged by its registered interval, else the
-    median spacing of the 24 h before the window's end (its "last 24 h": tied to the window, not to
-    the wall clock, so re-running an old hour gives the same answer). That median reads every
-    reading of the 24 h, so one remembered for a moment within `reuse` of the window's end is used
-    instead; only the others are computed here, and returned for the store to remember."""
+    """The window's figures and gaps. Each series is judged by its expected interval as of the window's
+    end (`intervals.expected_intervals`: tied to the window, not to the wall clock, so re-running an
+    old hour gives the same answer); the medians that had to be computed from the readings are
+    returned for the store to remember."""
     if window.until <= window.start:
         return WindowQuality(window, pd.DataFrame(columns=SERIES_COLUMNS), pd.DataFrame(columns=GAP_COLUMNS))
     conn.execute(STATEMENT_SETTINGS)
-    intervals = known_intervals(conn, window.until, reuse)
     # A series registered after this lookup is judged without an interval this once, like one
     # with a single reading; the next run (minutes later) infers it.
-    inferred = infer_intervals(conn, [s for s, interval in intervals.items() if interval is None], window.until)
-    intervals |= inferred
+    expected = expected_intervals(conn, window.until, reuse=reuse)
+    intervals = expected.by_series
     rows = conn.execute(MEASURE_WINDOW, {
         "window_start": window.start, "window_end": window.end, "until": window.until, "now": window.now,
         "gap_factor": gap_factor, "interval_series": list(intervals), "intervals": list(intervals.values()),
@@ -172,4 +171,4 @@ def measure_window(conn: Connection, window: Window, gap_factor: float,
         ],
         columns=GAP_COLUMNS,
     )
-    return WindowQuality(window, series, gaps, inferred)
+    return WindowQuality(window, series, gaps, expected.inferred)

@@ -8,7 +8,7 @@ the hours it was given.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -16,8 +16,7 @@ from sqlalchemy import Engine
 from tds_platform.quality.intervals import infer_intervals, unregistered_series
 from tds_platform.quality.measure import Window, WindowQuality, measure_window
 from tds_platform.quality.store import GapChanges, record_gaps, remember_intervals, replace_hour
-
-HOUR = timedelta(hours=1)
+from tds_platform.time_windows import HOUR
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,11 @@ def _offenders(frame: pd.DataFrame, columns: list[str], limit: int) -> list[dict
     return [{c: plain_value(row[c]) for c in columns} for _, row in frame.head(limit).iterrows()]
 
 
+def _equipment(frame: pd.DataFrame) -> list[str]:
+    """The offending equipment as tenant/equipment, each once, sorted."""
+    return sorted({f"{t}/{e}" for t, e in zip(frame["tenant"], frame["equipment"], strict=True)})
+
+
 def _limits(frame: pd.DataFrame, column: str, default: float) -> pd.Series:
     """Each row's limit: its own (tds.metric_spec, attached by quality.thresholds) or the default."""
     if column not in frame:
@@ -50,7 +55,7 @@ def _below(series: pd.DataFrame, column: str, limit_column: str, threshold: floa
     judged = series[series[column].notna()]  # unknown (no interval, no readings) is not a failure of this check
     low = judged[judged[column].astype("float64") < _limits(judged, limit_column, threshold)]
     low = low.sort_values([column, *SERIES_KEY])
-    equipment = sorted({f"{t}/{e}" for t, e in zip(low["tenant"], low["equipment"], strict=True)})
+    equipment = _equipment(low)
     return Verdict(
         passed=low.empty,
         description=(f"all {len(judged)} series-hours have {what} >= their threshold (default {threshold:g}%)"
@@ -82,7 +87,7 @@ def long_gap_verdict(gaps: pd.DataFrame, settings: QualitySettings) -> Verdict:
     own, else the default); an open gap counts with its duration so far."""
     long = gaps[gaps["duration_s"].astype("float64") > _limits(gaps, "max_gap_s", settings.max_gap_s)]
     long = long.sort_values("duration_s", ascending=False)
-    equipment = sorted({f"{t}/{e}" for t, e in zip(long["tenant"], long["equipment"], strict=True)})
+    equipment = _equipment(long)
     return Verdict(
         passed=long.empty,
         description=(f"no gap longer than its limit (default {settings.max_gap_s:g} s) among {len(gaps)} found"

@@ -8,40 +8,37 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import psycopg
 from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from tds_platform.defs.dbt.schedules import recent_days
-from tds_platform.defs.partitions import hourly_partitions_with_current
+from tds_platform.defs.partitions import range_tags
 from tds_platform.defs.quality.schedules import closed_hours
-from tds_platform.defs.rollups.schedules import range_tags, trailing_range
-from tds_platform.defs.rollups.settings import RollupSettings
+from tds_platform.defs.rollups.schedules import recent_days, recent_hours
 from tds_platform.quality.settings import QualitySettings
+from tds_platform.rollups.settings import RollupSettings
 from tds_platform.settings import PlatformSettings
 
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 LIVE_DATA = "SELECT coalesce(max(last_seen) > now() - interval '1 minute', false) FROM tds.equipment"
 
 
-def first_runs(now: datetime) -> list[tuple[str, dict[str, str]]]:
+def first_runs(now: datetime, rollups: RollupSettings, quality: QualitySettings) -> list[tuple[str, dict[str, str]]]:
     """(job, partition-range tags): the same windows the schedules will keep refreshing. Intervals
     first: its hourly schedule would otherwise leave every quality run until then inferring each
     series' interval inline (correct, several times slower). The daily rollups too, whose schedule
     runs every 30 minutes."""
-    rollups = RollupSettings()
-    hours = trailing_range(hourly_partitions_with_current, timedelta(hours=1), now, rollups.trailing_hours)
-    return [("series_intervals_job", {}), ("refresh_rollups", range_tags(hours)),
-            ("quality_hourly_job", range_tags(closed_hours(now, QualitySettings().trailing_hours))),
+    return [("series_intervals_job", {}), ("refresh_rollups", range_tags(recent_hours(now, rollups))),
+            ("quality_hourly_job", range_tags(closed_hours(now, quality.trailing_hours))),
             ("refresh_daily_rollups", range_tags(recent_days(now, rollups)))]
 
 
-def marts_run(now: datetime) -> tuple[str, dict[str, str]]:
+def marts_run(now: datetime, rollups: RollupSettings) -> tuple[str, dict[str, str]]:
     """Every mart of the recent days in one run, once the first runs are done: the marts then show
     the history at once instead of at the marts schedule's next tick."""
-    return "refresh_marts", range_tags(recent_days(now, RollupSettings()))
+    return "refresh_marts", range_tags(recent_days(now, rollups))
 
 
 def wait_for_live_data(url: str, timeout_s: float) -> bool:
@@ -81,11 +78,13 @@ def wait_for_runs(client: DagsterGraphQLClient, run_ids: list[str], timeout_s: f
 
 
 def main(ui_port: int) -> int:
+    rollups, quality = RollupSettings(), QualitySettings()  # the environment Dagster's schedules read too
     wait_for_live_data(PlatformSettings().resolved_database_url(), timeout_s=180)
     client = DagsterGraphQLClient("127.0.0.1", port_number=ui_port)
-    run_ids = [submit(client, job, tags, timeout_s=300) for job, tags in first_runs(datetime.now(UTC))]
+    runs = first_runs(datetime.now(UTC), rollups, quality)
+    run_ids = [submit(client, job, tags, timeout_s=300) for job, tags in runs]
     wait_for_runs(client, run_ids, timeout_s=900)
-    submit(client, *marts_run(datetime.now(UTC)), timeout_s=60)
+    submit(client, *marts_run(datetime.now(UTC), rollups), timeout_s=60)
     return 0
 
 

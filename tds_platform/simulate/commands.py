@@ -29,13 +29,13 @@ Resend protocol (gap backfill relies on it; change it only together with the bac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import orjson
 
 from tds_platform.simulate import payloads
 from tds_platform.simulate.buffer import DeviceBuffer
 from tds_platform.simulate.fleet import Device
+from tds_platform.time_windows import parse_instant
 
 RESEND_BATCH_POINTS = 100
 
@@ -57,10 +57,9 @@ def _instant(value: object, name: str) -> float:
     if not isinstance(value, str):
         raise InvalidCommandError(f"args.{name} must be an ISO 8601 timestamp string")
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidCommandError(f"args.{name} is not an ISO 8601 timestamp: {value!r}") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+        return parse_instant(value, f"args.{name}").timestamp()
+    except ValueError as error:
+        raise InvalidCommandError(str(error)) from None
 
 
 def resend_window(device: Device, args: object) -> tuple[float, float, frozenset[str] | None]:

@@ -21,8 +21,8 @@ from tds_platform.db.engine import engine_for
 from tds_platform.db.urls import libpq_url
 from tds_platform.defs.dbt.project import dbt_project
 from tds_platform.defs.dbt.resource import platform_dbt
-from tds_platform.defs.rollups.levels import LEVELS
-from tds_platform.defs.rollups.refresh import refresh
+from tds_platform.rollups.levels import LEVELS
+from tds_platform.rollups.refresh import refresh
 from tests.servers import admin_url
 
 DAY_1 = datetime(2026, 3, 1, tzinfo=UTC)

@@ -1,6 +1,11 @@
 """The code location loads, and everything the UI must show is there and connected end to end:
 landed telemetry -> rollups and quality -> the analyst marts."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -66,3 +71,34 @@ def test_rollups_are_partitioned_single_run_and_declare_freshness() -> None:
     for name in ("telemetry", "dlq", "equipment", "metric_spec"):
         assert graph.get(dg.AssetKey(name)).group_name == "landing"
     assert graph.get(dg.AssetKey("telemetry")).is_observable
+
+
+# Loads the code location and writes its snapshot (what a code server hands the webserver and
+# daemon, and what the UI shows) to the file named by argv[1].
+SNAPSHOT = """
+import sys
+from pathlib import Path
+from dagster._core.remote_representation.external_data import RepositorySnap
+from dagster._serdes import serialize_value
+from tds_platform.definitions import defs
+Path(sys.argv[1]).write_text(serialize_value(RepositorySnap.from_def(defs.get_repository_def())))
+"""
+
+
+def _snapshot(tmp_path: Path, **env: str) -> str:
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("TDS_")}
+    out = tmp_path / "snapshot.json"
+    done = subprocess.run([sys.executable, "-c", SNAPSHOT, str(out)], env={**clean, **env}, capture_output=True,
+                          text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out.read_text()
+
+
+def test_the_code_location_loads_without_the_environment_and_keeps_no_password(tmp_path: Path) -> None:
+    """Dagster resolves the database and broker URLs when a run or tick starts: loading needs neither
+    (nor a local stack), and when they are set their passwords are nowhere in the snapshot."""
+    assert "TDS_DATABASE_URL" in _snapshot(tmp_path, TDS_STACK_DIR=str(tmp_path / "no-stack-here"))
+    snapshot = _snapshot(tmp_path, TDS_DATABASE_URL="postgresql://tds_dagster:db-s3cret@db.example:5432/tds",
+                         TDS_MQTT_URL="mqtt://tds-platform:mqtt-s3cret@broker.example:1884")
+    assert "TDS_DATABASE_URL" in snapshot and "TDS_MQTT_URL" in snapshot
+    assert "s3cret" not in snapshot

@@ -46,4 +46,4 @@ select s.tenant, e.site, s.equipment, s.day,
        rank() over (partition by s.tenant, s.day
                     order by s.quality_score asc nulls last, s.gap_minutes desc nulls last) as worst_rank
 from scored s
-join {{ source('tds', 'equipment') }} e on e.tenant = s.tenant and e.equipment = s.equipment
+join {{ ref('stg_equipment') }} e on e.tenant = s.tenant and e.equipment = s.equipment

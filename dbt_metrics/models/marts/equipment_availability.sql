@@ -1,7 +1,5 @@
-{#- Per equipment and UTC day: how long it was silent. From the current gaps in tds.gaps (not the
-    cleared ones: a later recomputation no longer found that silence because late data or a
-    backfill filled it), clipped to the part of the day the equipment existed (first_seen) and
-    that has passed (now):
+{#- Per equipment and UTC day: how long it was silent. From the gaps that still stand (stg_gaps),
+    clipped to the part of the day the equipment existed (first_seen) and that has passed (now):
     - gap_minutes: at least one of its metrics was in a gap (overlapping gaps counted once);
     - silent_minutes: all of its metrics were in a gap at once, i.e. the equipment said nothing;
     - uptime_pct: the share of the observed time it was not silent. -#}
@@ -15,7 +13,7 @@ with equipment_days as (
     select e.tenant, e.site, e.equipment, d::date as day,
            tstzrange(greatest(d at time zone 'UTC', e.first_seen),
                      least((d + interval '1 day') at time zone 'UTC', now())) as observed
-    from {{ source('tds', 'equipment') }} e
+    from {{ ref('stg_equipment') }} e
     cross join lateral generate_series(
         ({{ utc_day('greatest(e.first_seen, ' ~ window_start('day') ~ ')') }})::timestamp,
         ({{ utc_day("least(now(), " ~ window_end('day') ~ " - interval '1 microsecond')") }})::timestamp,
@@ -24,11 +22,9 @@ with equipment_days as (
 ),
 
 gaps as (
-    select tenant, equipment, metric,
-           tstzrange(gap_start, greatest(coalesce(gap_end, now()), gap_start)) as silence
-    from {{ source('tds', 'gaps') }}
-    where cleared_at is null
-      and gap_start < {{ window_end('day') }}
+    select tenant, equipment, metric, silence
+    from {{ ref('stg_gaps') }}
+    where gap_start < {{ window_end('day') }}
       and coalesce(gap_end, 'infinity') > {{ window_start('day') }}
 ),
 
@@ -44,7 +40,7 @@ metric_days as (
     select d.tenant, d.equipment, d.day, d.observed,
            coalesce(s.silent, '{}'::tstzmultirange) * tstzmultirange(d.observed) as silent
     from equipment_days d
-    join {{ source('tds', 'metric_spec') }} m
+    join {{ ref('stg_metric_spec') }} m
       on m.tenant = d.tenant and m.equipment = d.equipment and m.first_seen < upper(d.observed)
     left join metric_silences s
       on s.tenant = m.tenant and s.equipment = m.equipment and s.metric = m.metric

@@ -2,7 +2,7 @@
 {% test registered_equipment(model) %}
 select m.tenant, m.equipment
 from {{ model }} m
-left join {{ source('tds', 'equipment') }} e
+left join {{ ref('stg_equipment') }} e
        on e.tenant = m.tenant and e.equipment = m.equipment
 where e.equipment is null
 {% endtest %}

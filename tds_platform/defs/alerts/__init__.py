@@ -17,10 +17,9 @@ from tds_platform.defs.alerts.sensors import (
 )
 from tds_platform.quality.settings import QualitySettings
 
-_settings = AlertSettings()
 
-defs = dg.Definitions(sensors=[
-    build_freshness_sensor(_settings), build_quality_alerts_sensor(_settings, QualitySettings()),
-    build_dlq_growth_sensor(_settings), build_run_failure_sensor(_settings), build_run_recovery_sensor(_settings),
-    build_alert_delivery_sensor(_settings),
-])
+def build_defs(alerts: AlertSettings, quality: QualitySettings) -> dg.Definitions:
+    return dg.Definitions(sensors=[
+        build_freshness_sensor(alerts), build_quality_alerts_sensor(alerts, quality), build_dlq_growth_sensor(alerts),
+        build_run_failure_sensor(alerts), build_run_recovery_sensor(alerts), build_alert_delivery_sensor(alerts),
+    ])

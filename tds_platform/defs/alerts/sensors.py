@@ -5,81 +5,70 @@ Sensors are built by small factories from AlertSettings so tests pass their own;
 the alerting package and never launch runs.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import dagster as dg
+from sqlalchemy import Engine
 
 from tds_platform.alerting.dead_letters import DlqGrowthWatch
 from tds_platform.alerting.freshness import FreshnessWatch
-from tds_platform.alerting.model import Alert, Severity
 from tds_platform.alerting.quality import QualityWatch
+from tds_platform.alerting.run_failures import run_failure_alert, run_failure_key
 from tds_platform.alerting.service import AlertService
 from tds_platform.alerting.settings import AlertSettings
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.quality.settings import QualitySettings
 
-RUN_FAILURE_KIND = "run_failure"
+
+class Outcome(Protocol):
+    def summary(self) -> str: ...
 
 
-def run_failure_key(job_name: str) -> str:
-    """One incident per job: repeated failures of a job are the same incident until it succeeds."""
-    return f"{RUN_FAILURE_KIND}:{job_name}"
+# What a watch does on one tick, given the database and the alert service.
+Watch = Callable[[Engine, AlertService], Outcome]
 
 
-def run_failure_alert(job_name: str, run_id: str, reason: str | None) -> Alert:
-    return Alert(
-        kind=RUN_FAILURE_KIND, severity=Severity.WARNING, dedup_key=run_failure_key(job_name),
-        subject=f"Dagster job {job_name} failed",
-        message=f"run {run_id} failed: {reason or 'see the run in the Dagster UI'}",
-        details={"job": job_name, "run_id": run_id},
-    )
+def watch_sensor(settings: AlertSettings, name: str, interval_s: int, description: str,
+                 watch: Watch) -> dg.SensorDefinition:
+    """A sensor that runs `watch` every `interval_s` and shows its summary as the tick's skip reason."""
+    @dg.sensor(name=name, minimum_interval_seconds=interval_s, default_status=dg.DefaultSensorStatus.RUNNING,
+               description=description)
+    def alert_watch(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SkipReason:
+        engine = database.engine()
+        return dg.SkipReason(watch(engine, AlertService.from_settings(engine, settings, context.log)).summary())
+
+    return alert_watch
 
 
 def build_freshness_sensor(settings: AlertSettings) -> dg.SensorDefinition:
-    @dg.sensor(name="equipment_freshness", minimum_interval_seconds=60,
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Every minute: alert when an equipment goes silent, or when nothing arrives at all.")
-    def equipment_freshness(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SkipReason:
-        engine = database.engine()
-        service = AlertService.from_settings(engine, settings, context.log)
-        outcome = FreshnessWatch(engine, service, settings).tick(datetime.now(UTC))
-        return dg.SkipReason(outcome.summary())
-
-    return equipment_freshness
+    return watch_sensor(
+        settings, "equipment_freshness", 60,
+        "Every minute: alert when an equipment goes silent, or when nothing arrives at all.",
+        lambda engine, service: FreshnessWatch(engine, service, settings).tick(datetime.now(UTC)))
 
 
 def build_quality_alerts_sensor(settings: AlertSettings, quality: QualitySettings) -> dg.SensorDefinition:
-    @dg.sensor(name="quality_alerts", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Every minute: one alert per equipment whose coverage or good % over the judged hours is "
-                           "under threshold, or with a gap open for longer than allowed; resolved when it recovers.")
-    def quality_alerts(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SkipReason:
-        engine = database.engine()
-        service = AlertService.from_settings(engine, settings, context.log)
-        outcome = QualityWatch(engine, service, settings, quality).tick(datetime.now(UTC))
-        return dg.SkipReason(outcome.summary())
-
-    return quality_alerts
+    return watch_sensor(
+        settings, "quality_alerts", 60,
+        "Every minute: one alert per equipment whose coverage or good % over the judged hours is under threshold, "
+        "or with a gap open for longer than allowed; resolved when it recovers.",
+        lambda engine, service: QualityWatch(engine, service, settings, quality).tick(datetime.now(UTC)))
 
 
 def build_alert_delivery_sensor(settings: AlertSettings) -> dg.SensorDefinition:
-    @dg.sensor(name="alert_delivery", minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Every 30 s: retry notifications a sink could not take (backoff per notification).")
-    def alert_delivery(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SkipReason:
-        outcome = AlertService.from_settings(database.engine(), settings, context.log).deliver()
-        return dg.SkipReason(outcome.summary())
-
-    return alert_delivery
+    return watch_sensor(
+        settings, "alert_delivery", 30,
+        "Every 30 s: retry notifications a sink could not take (backoff per notification).",
+        lambda engine, service: service.deliver())
 
 
 def build_dlq_growth_sensor(settings: AlertSettings) -> dg.SensorDefinition:
-    @dg.sensor(name="dlq_growth", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Every minute: alert when dead letters pile up faster than the configured threshold.")
-    def dlq_growth(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SkipReason:
-        engine = database.engine()
-        growth = DlqGrowthWatch(engine, AlertService.from_settings(engine, settings, context.log), settings).tick()
-        return dg.SkipReason(growth.summary())
-
-    return dlq_growth
+    return watch_sensor(
+        settings, "dlq_growth", 60,
+        "Every minute: alert when dead letters pile up faster than the configured threshold.",
+        lambda engine, service: DlqGrowthWatch(engine, service, settings).tick())
 
 
 def build_run_failure_sensor(settings: AlertSettings) -> dg.SensorDefinition:

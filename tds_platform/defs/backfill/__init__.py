@@ -8,17 +8,17 @@ import dagster as dg
 
 from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.defs.backfill.jobs import build_backfill_job
-from tds_platform.defs.backfill.resources import CommandBrokerResource
+from tds_platform.defs.backfill.resources import MQTT_URL, CommandBrokerResource
 from tds_platform.defs.backfill.sensors import build_answer_sensor, build_new_gap_sensor, build_refresh_sensor
 from tds_platform.quality.settings import QualitySettings
-from tds_platform.settings import PlatformSettings
 
-_settings = BackfillSettings()
-gap_backfill_job = build_backfill_job(_settings)
 
-defs = dg.Definitions(
-    jobs=[gap_backfill_job],
-    sensors=[build_new_gap_sensor(gap_backfill_job, _settings),
-             build_answer_sensor(_settings, QualitySettings().gap_factor), build_refresh_sensor()],
-    resources={"command_broker": CommandBrokerResource(url=PlatformSettings().mqtt_url)},
-)
+def build_defs(backfill: BackfillSettings, quality: QualitySettings) -> dg.Definitions:
+    """`quality` gives the gap factor an answered gap is judged closed by, as the quality run judges it."""
+    job = build_backfill_job(backfill)
+    return dg.Definitions(
+        jobs=[job],
+        sensors=[build_new_gap_sensor(job, backfill), build_answer_sensor(backfill, quality.gap_factor),
+                 build_refresh_sensor()],
+        resources={"command_broker": CommandBrokerResource(url=MQTT_URL)},
+    )

@@ -15,7 +15,6 @@ import dagster as dg
 from pydantic import Field
 
 from tds_platform.backfill.command import CommandError
-from tds_platform.backfill.plan import Window
 from tds_platform.backfill.run import (
     BackfillRequest,
     BackfillRequestError,
@@ -27,6 +26,7 @@ from tds_platform.backfill.settings import BackfillSettings
 from tds_platform.defs.backfill.resources import CommandBrokerResource
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.defs.run_queue import REPAIR_PRIORITY, Lane, lane_tags
+from tds_platform.time_windows import Window, parse_instant
 
 JOB_NAME = "gap_backfill"
 OP_NAME = "backfill_gap"
@@ -49,16 +49,9 @@ class GapBackfillConfig(dg.Config):
     tenant: str | None = Field(default=None, description="with equipment and a window: resend that window")
     equipment: str | None = None
     metric: str | None = Field(default=None, description="one metric; empty = every metric of the equipment")
-    window_start: str | None = Field(default=None, description="ISO 8601, e.g. 2026-11-22T10:00:00Z")
+    window_start: str | None = Field(default=None, description="ISO 8601, UTC unless it names a zone, "
+                                                                 "e.g. 2026-11-22T10:00:00Z")
     window_end: str | None = Field(default=None, description="ISO 8601, exclusive")
-
-
-def _instant(value: str, name: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise BackfillRequestError(f"{name} {value!r} is not an ISO 8601 time such as 2026-11-22T10:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def named_batches(config: GapBackfillConfig) -> list[list[int]] | None:
@@ -90,7 +83,8 @@ def build_requests(config: GapBackfillConfig, database: DatabaseResource, settin
     if not all(window_fields):
         raise BackfillRequestError("give batches, gap_ids, gap_id, or tenant, equipment, window_start and window_end")
     try:
-        window = Window(_instant(config.window_start, "window_start"), _instant(config.window_end, "window_end"))
+        window = Window(parse_instant(config.window_start, "window_start"),
+                        parse_instant(config.window_end, "window_end"))
     except ValueError as error:
         raise BackfillRequestError(str(error)) from None
     return [([], request_for_window(database.engine(), config.tenant, config.equipment, config.metric or None, window,
@@ -119,7 +113,7 @@ def build_backfill_job(settings: BackfillSettings) -> dg.JobDefinition:
             if request is None:
                 continue
             try:
-                sent.append(send(database.engine(), command_broker.resolved_url(), request, context.run_id))
+                sent.append(send(database.engine(), command_broker.url, request, context.run_id))
             except CommandError as error:
                 unsent.append(str(error))
         for command in sent:

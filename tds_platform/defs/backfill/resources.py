@@ -1,23 +1,18 @@
 """The broker account the platform sends device commands with (`tds-platform`: may publish `tds/+/+/+/cmd`).
 
-Resolved when a command is sent, not at import: `TDS_MQTT_URL` in production, else the local
-stack's account; its URL carries a password, so it is never logged.
+`TDS_MQTT_URL`, resolved by Dagster when a run starts (`dg.EnvVar`), never at import: its URL
+carries a password, so it is never logged nor kept in the code location's snapshot. `tds up` sets
+it to the local stack's account.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from tds_platform.settings import PlatformSettings
-from tds_platform.stack import LocalStack
+MQTT_URL = dg.EnvVar("TDS_MQTT_URL")
 
 
 class CommandBrokerResource(dg.ConfigurableResource):
-    """mqtt://tds-platform:password@host:port; unset = the local stack's `tds-platform` account."""
+    """mqtt://tds-platform:password@host:port (mqtts:// for TLS)."""
 
-    url: str | None = None
-
-    def resolved_url(self) -> str:
-        if self.url:
-            return self.url
-        return LocalStack(PlatformSettings().layout()).platform_mqtt_url()
+    url: str

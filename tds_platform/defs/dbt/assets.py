@@ -17,7 +17,6 @@ from tds_platform.defs.dbt.project import dbt_project
 from tds_platform.defs.dbt.resource import PlatformDbtResource
 from tds_platform.defs.dbt.translator import PlatformDbtTranslator
 from tds_platform.defs.partitions import daily_partitions_with_current
-from tds_platform.defs.rollups.settings import RollupSettings
 
 
 def build_args(window: dg.TimeWindow) -> list[str]:
@@ -26,14 +25,20 @@ def build_args(window: dg.TimeWindow) -> list[str]:
     return ["build", "--vars", json.dumps(window_vars)]
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=PlatformDbtTranslator(RollupSettings().trailing_days),
-    partitions_def=daily_partitions_with_current,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    name="analytics_marts",
-)
-def analytics_marts(context: dg.AssetExecutionContext, dbt: PlatformDbtResource) -> Iterator[Any]:
-    """Builds and tests the marts for the selected days; dbt tests report as asset checks."""
-    yield from dbt.cli(build_args(context.partition_time_window), context=context).stream()
+def build_analytics_marts(recent_days: int) -> dg.AssetsDefinition:
+    """The marts; days older than the `recent_days` the marts schedule rebuilds follow their upstream
+    (see translator.py)."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=PlatformDbtTranslator(recent_days),
+        partitions_def=daily_partitions_with_current,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        name="analytics_marts",
+    )
+    def analytics_marts(context: dg.AssetExecutionContext, dbt: PlatformDbtResource) -> Iterator[Any]:
+        """Builds and tests the marts for the selected days; dbt tests report as asset checks."""
+        yield from dbt.cli(build_args(context.partition_time_window), context=context).stream()
+
+    return analytics_marts

@@ -15,8 +15,8 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 from tds_platform.defs.dbt.resource import platform_dbt
+from tds_platform.marts.dbt_cli import DBT_PROJECT_DIR
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_metrics"
 PROJECT_FILE_SUFFIXES = (".sql", ".yml", ".yaml")
 # Only the folders dbt parses: target/ collects one folder per run and may grow large.
 SOURCE_FOLDERS = ("models", "macros", "tests")

@@ -13,7 +13,7 @@ from typing import Any
 from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
 from pydantic import Field
 
-from tds_platform.defs.dbt.connection import dbt_connection_env, dbt_executable, process_environment
+from tds_platform.marts.dbt_cli import dbt_connection_env, dbt_executable, process_environment
 
 
 class PlatformDbtResource(DbtCliResource):

@@ -7,17 +7,13 @@ builds, and mart runs go one at a time. Older days are left to the automation co
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import dagster as dg
 
 from tds_platform.defs.dbt.translator import GROUP_NAME
-from tds_platform.defs.partitions import daily_partitions_with_current
-from tds_platform.defs.rollups.schedules import range_tags, trailing_range
-from tds_platform.defs.rollups.settings import RollupSettings
+from tds_platform.defs.partitions import daily_partitions_with_current, range_schedule
+from tds_platform.defs.rollups.schedules import recent_days
 from tds_platform.defs.run_queue import Lane, lane_tags
-
-DAY = timedelta(days=1)
+from tds_platform.rollups.settings import RollupSettings
 
 refresh_marts_job = dg.define_asset_job(
     "refresh_marts", selection=dg.AssetSelection.groups(GROUP_NAME), partitions_def=daily_partitions_with_current,
@@ -25,17 +21,9 @@ refresh_marts_job = dg.define_asset_job(
 )
 
 
-def recent_days(now: datetime, settings: RollupSettings) -> dg.PartitionKeyRange:
-    """The days the marts schedule rebuilds: those the daily rollup refresh rewrites, today included."""
-    return trailing_range(daily_partitions_with_current, DAY, now, settings.trailing_days)
-
-
 def build_marts_schedule(settings: RollupSettings) -> dg.ScheduleDefinition:
-    @dg.schedule(name="marts_refresh", cron_schedule="2-59/5 * * * *", job=refresh_marts_job,
-                 execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
-                 description="Every 5 minutes, two after the rollup and quality refreshes: rebuild every mart of the "
-                             "trailing days (TDS_ROLLUP_TRAILING_DAYS) in one dbt run.")
-    def marts_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        return dg.RunRequest(tags=range_tags(recent_days(context.scheduled_execution_time, settings)))
-
-    return marts_refresh
+    """The days the daily rollup refresh rewrites, today included."""
+    return range_schedule(
+        "marts_refresh", "2-59/5 * * * *", refresh_marts_job, lambda now: recent_days(now, settings),
+        "Every 5 minutes, two after the rollup and quality refreshes: rebuild every mart of the trailing days "
+        "(TDS_ROLLUP_TRAILING_DAYS) in one dbt run.")

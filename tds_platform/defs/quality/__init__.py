@@ -12,17 +12,14 @@ import dagster as dg
 from tds_platform.defs.quality.assets import build_quality_assets
 from tds_platform.defs.quality.expectations import build_rollup_expectations_checks
 from tds_platform.defs.quality.intervals import series_intervals, series_intervals_job, series_intervals_schedule
-from tds_platform.defs.quality.schedules import quality_job, quality_schedule
+from tds_platform.defs.quality.schedules import build_quality_schedule, quality_job
 from tds_platform.quality.settings import QualitySettings
 
 
-def build_quality_defs(settings: QualitySettings) -> dg.Definitions:
+def build_defs(quality: QualitySettings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[series_intervals, build_quality_assets(settings)],
-        asset_checks=build_rollup_expectations_checks(settings),
+        assets=[series_intervals, build_quality_assets(quality)],
+        asset_checks=build_rollup_expectations_checks(quality),
         jobs=[series_intervals_job, quality_job],
-        schedules=[series_intervals_schedule, quality_schedule],
+        schedules=[series_intervals_schedule, build_quality_schedule(quality)],
     )
-
-
-defs = build_quality_defs(QualitySettings())

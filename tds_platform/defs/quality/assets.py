@@ -16,6 +16,7 @@ from tds_platform.quality.runner import HoursJudged, judge_hours
 from tds_platform.quality.settings import QualitySettings
 from tds_platform.quality.thresholds import own_thresholds, with_thresholds
 from tds_platform.quality.verdicts import Verdict, coverage_verdict, good_verdict, long_gap_verdict
+from tds_platform.time_windows import parse_instant
 
 QUALITY_HOURLY = dg.AssetKey("quality_hourly")
 GAPS = dg.AssetKey("gaps")
@@ -33,16 +34,17 @@ LONG_GAP_CHECK = "no_long_gap"
 class QualityRunConfig(dg.Config):
     now: str | None = Field(
         default=None,
-        description="run as of this ISO-8601 time (reproduce a past run, tests); default: now",
+        description="run as of this ISO 8601 time, UTC unless it names a zone (reproduce a past run, tests); "
+                    "default: now",
     )
 
     def resolved_now(self) -> datetime:
         if self.now is None:
             return datetime.now(UTC)
-        moment = datetime.fromisoformat(self.now)
-        if moment.tzinfo is None:
-            raise dg.Failure(f"config now={self.now!r} needs a UTC offset, e.g. 2026-03-01T11:30:00+00:00")
-        return moment
+        try:
+            return parse_instant(self.now, "config now")
+        except ValueError as error:
+            raise dg.Failure(str(error)) from None
 
 
 def severity(settings: QualitySettings) -> dg.AssetCheckSeverity:

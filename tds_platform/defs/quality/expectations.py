@@ -1,23 +1,24 @@
 """Great Expectations suites as asset checks on the rollup assets, one partition per evaluation.
 
-The checks target the rollup assets by key and share their partitions (from the rollup levels),
+The checks target the rollup assets by key and share their partitions (defs/partitions.py),
 so a result shows against the partition it judged; they only read the rollup views.
 """
 
 import dagster as dg
 
+from tds_platform.defs.partitions import ROLLUP_PARTITIONS
 from tds_platform.defs.quality.assets import severity
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.defs.rollups.levels import LEVELS, RollupLevel
 from tds_platform.quality.expectations import read_partition, validate_rollup
 from tds_platform.quality.settings import QualitySettings
+from tds_platform.rollups.levels import LEVELS, RollupLevel
 
 EXPECTATIONS_CHECK = "rollup_expectations"
 
 
 def build_rollup_expectations_check(level: RollupLevel, settings: QualitySettings) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=dg.AssetKey(level.name), name=EXPECTATIONS_CHECK, partitions_def=level.partitions_def,
+        asset=dg.AssetKey(level.name), name=EXPECTATIONS_CHECK, partitions_def=ROLLUP_PARTITIONS[level.name],
         description=f"Great Expectations over one partition of tds.{level.name}: keys not null and unique, "
                     "n >= 1, min <= avg <= max, min/max inside the metric's valid range.",
     )

@@ -4,17 +4,13 @@ Keeps tds.metric_spec's remembered medians current so the quality partitions jud
 interval instead of each reading the last 24 h of every series; it writes only those medians.
 """
 
-from datetime import timedelta
-
 import dagster as dg
 
 from tds_platform.defs.quality.assets import SERIES_INTERVALS, TELEMETRY, QualityRunConfig
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.defs.rollups.levels import floor_to_bucket
 from tds_platform.defs.run_queue import Lane, lane_tags
+from tds_platform.quality.intervals import judged_as_of
 from tds_platform.quality.runner import refresh_intervals
-
-HOUR = timedelta(hours=1)
 
 
 @dg.asset(
@@ -24,9 +20,9 @@ HOUR = timedelta(hours=1)
                 "quality partitions use it for hours ending within 3 h of that moment.",
 )
 def series_intervals(config: QualityRunConfig, database: DatabaseResource) -> dg.MaterializeResult:
-    # As of the last closed hour, so the hour the quality schedule judges first gets exactly the
-    # median it would have computed itself, and a re-run within the hour changes nothing.
-    refreshed = refresh_intervals(database.engine(), floor_to_bucket(config.resolved_now(), HOUR))
+    # As of the last closed hour, so the newest hour the quality schedule judges and the alerts get
+    # exactly the median they would have computed themselves, and a re-run within the hour changes nothing.
+    refreshed = refresh_intervals(database.engine(), judged_as_of(config.resolved_now()))
     return dg.MaterializeResult(metadata={
         "until": refreshed.until.isoformat(), "series_without_registered_interval": refreshed.series,
         "series_inferred": refreshed.inferred, "series_remembered": refreshed.remembered,

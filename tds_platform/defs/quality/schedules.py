@@ -7,18 +7,15 @@ at the last complete hour).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import dagster as dg
 
-from tds_platform.defs.partitions import hourly_partitions
+from tds_platform.defs.partitions import hourly_partitions, key_range, range_schedule
 from tds_platform.defs.quality.assets import GAPS, QUALITY_HOURLY
-from tds_platform.defs.rollups.levels import floor_to_bucket
-from tds_platform.defs.rollups.schedules import range_tags
 from tds_platform.defs.run_queue import Lane, lane_tags
 from tds_platform.quality.settings import QualitySettings
-
-HOUR = timedelta(hours=1)
+from tds_platform.time_windows import HOUR, closed_window
 
 quality_job = dg.define_asset_job(
     "quality_hourly_job", selection=dg.AssetSelection.assets(QUALITY_HOURLY, GAPS), partitions_def=hourly_partitions,
@@ -26,17 +23,12 @@ quality_job = dg.define_asset_job(
 )
 
 
-
 def closed_hours(now: datetime, count: int) -> dg.PartitionKeyRange:
     """The `count` complete hours before `now` (fewer near the first partition)."""
-    end = floor_to_bucket(now, HOUR)
-    window = dg.TimeWindow(max(end - count * HOUR, hourly_partitions.start), end)
-    return hourly_partitions.get_partition_key_range_for_time_window(window)
+    return key_range(hourly_partitions, closed_window(now, HOUR, count))
 
 
-@dg.schedule(name="quality_hourly_schedule", cron_schedule="*/5 * * * *", job=quality_job,
-             execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="Every 5 minutes: judge the trailing closed hours (one run for the range).")
-def quality_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    keys = closed_hours(context.scheduled_execution_time, QualitySettings().trailing_hours)
-    return dg.RunRequest(tags=range_tags(keys))
+def build_quality_schedule(settings: QualitySettings) -> dg.ScheduleDefinition:
+    return range_schedule(
+        "quality_hourly_schedule", "*/5 * * * *", quality_job, lambda now: closed_hours(now, settings.trailing_hours),
+        "Every 5 minutes: judge the trailing closed hours (TDS_QUALITY_TRAILING_HOURS) in one run.")

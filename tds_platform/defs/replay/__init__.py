@@ -9,6 +9,6 @@ import dagster as dg
 from ingest_stream.settings import ParsingSettings
 from tds_platform.defs.replay.jobs import build_replay_job
 
-dlq_replay_job = build_replay_job(ParsingSettings())
 
-defs = dg.Definitions(jobs=[dlq_replay_job])
+def build_defs(parsing: ParsingSettings) -> dg.Definitions:
+    return dg.Definitions(jobs=[build_replay_job(parsing)])

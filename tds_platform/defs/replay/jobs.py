@@ -4,7 +4,6 @@ The op only turns config into a selection, calls `tds_platform.replay` and repor
 outcome (run metadata, and an observation of `dlq`); it never deletes or rewrites a dead letter.
 """
 
-from datetime import UTC, datetime
 
 import dagster as dg
 from pydantic import Field
@@ -13,6 +12,7 @@ from ingest_stream.settings import ParsingSettings
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.defs.run_queue import Lane, lane_tags
 from tds_platform.replay.replay import ReplaySelection, replay
+from tds_platform.time_windows import parse_instant
 
 JOB_NAME = "dlq_replay"
 DLQ = dg.AssetKey("dlq")
@@ -20,20 +20,15 @@ DLQ = dg.AssetKey("dlq")
 
 class DlqReplayConfig(dg.Config):
     reason: str | None = Field(default=None, description="only dead letters with this original reason")
-    since: str | None = Field(default=None, description="only dead letters received since (ISO 8601)")
+    since: str | None = Field(default=None,
+                              description="only dead letters received since (ISO 8601, UTC unless it names a zone)")
     limit: int | None = Field(default=None, description="at most this many dead letters")
     dry_run: bool = Field(default=False, description="parse and count only: land nothing, mark nothing")
 
 
 def selection_from(config: DlqReplayConfig) -> ReplaySelection:
     """ValueError (one sentence) for a reason, time or limit that cannot be used."""
-    since = None
-    if config.since:
-        try:
-            since = datetime.fromisoformat(config.since)
-        except ValueError:
-            raise ValueError(f"since {config.since!r} is not an ISO 8601 time such as 2026-11-22T10:00:00Z") from None
-        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    since = parse_instant(config.since, "since") if config.since else None
     return ReplaySelection(reason=config.reason or None, since=since, limit=config.limit)
 
 

@@ -1,6 +1,6 @@
-"""Retention: per-table policy, drop_chunks or batched deletes, the `apply_retention` job and schedule.
+"""Retention in Dagster: the `apply_retention` job and its daily schedule.
 
-This package only removes rows older than the policy; it never touches rows newer than the cutoff.
+The policy and the deletes are `tds_platform.retention`; nothing newer than the cutoff is touched.
 """
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from __future__ import annotations
 import dagster as dg
 
 from tds_platform.defs.retention.jobs import build_retention_job, build_retention_schedule
-from tds_platform.defs.retention.policy import RetentionSettings
+from tds_platform.retention.policy import RetentionSettings
 
-apply_retention_job = build_retention_job(RetentionSettings())
 
-defs = dg.Definitions(jobs=[apply_retention_job], schedules=[build_retention_schedule(apply_retention_job)])
+def build_defs(retention: RetentionSettings) -> dg.Definitions:
+    job = build_retention_job(retention)
+    return dg.Definitions(jobs=[job], schedules=[build_retention_schedule(job)])

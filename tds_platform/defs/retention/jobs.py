@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.defs.retention.apply import apply_retention
-from tds_platform.defs.retention.policy import RetentionSettings
 from tds_platform.defs.run_queue import Lane, lane_tags
+from tds_platform.retention.apply import apply_retention
+from tds_platform.retention.policy import RetentionSettings
 
 RETENTION_CRON = "30 3 * * *"  # daily, in the quiet hours (UTC)
 

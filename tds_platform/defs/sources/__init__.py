@@ -14,6 +14,7 @@ from tds_platform.defs.sources.assets import (
     telemetry,
 )
 
-defs = dg.Definitions(
-    assets=[telemetry, dlq, equipment, metric_spec], jobs=[observe_sources_job], schedules=[observe_sources_schedule]
-)
+
+def build_defs() -> dg.Definitions:
+    return dg.Definitions(assets=[telemetry, dlq, equipment, metric_spec], jobs=[observe_sources_job],
+                          schedules=[observe_sources_schedule])

@@ -7,30 +7,30 @@ counts) so the UI shows whether the stream is alive; nothing here may write to t
 from datetime import UTC, datetime
 
 import dagster as dg
+from sqlalchemy import TextClause
 
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.defs.sources.observations import DLQ, TELEMETRY, observe
+from tds_platform.landing.observations import DLQ, TELEMETRY, observe
 
 LANDING = "landing"
 
 
-@dg.observable_source_asset(
-    name="telemetry", group_name=LANDING, kinds={"timescaledb"},
-    description="tds.telemetry: every reading landed by the stream writer (view over tds.telemetry_raw).",
-)
-def telemetry(database: DatabaseResource) -> dg.ObserveResult:
-    seen = observe(database.engine(), TELEMETRY, datetime.now(UTC))
-    return dg.ObserveResult(data_version=dg.DataVersion(seen.data_version()), metadata=seen.metadata("newest_reading"))
+def observed_source(name: str, query: TextClause, newest_label: str, description: str) -> dg.SourceAsset:
+    """A landing table as an observable source: its newest row is its data version (so downstream
+    rollups show stale until refreshed) and its recent counts are the metadata."""
+    @dg.observable_source_asset(name=name, group_name=LANDING, kinds={"timescaledb"}, description=description)
+    def landing_table(database: DatabaseResource) -> dg.ObserveResult:
+        seen = observe(database.engine(), query, datetime.now(UTC))
+        return dg.ObserveResult(data_version=dg.DataVersion(seen.data_version()), metadata=seen.metadata(newest_label))
+
+    return landing_table
 
 
-@dg.observable_source_asset(
-    name="dlq", group_name=LANDING, kinds={"timescaledb"},
-    description="tds.dlq: messages the stream writer could not land, with their original bytes.",
-)
-def dlq(database: DatabaseResource) -> dg.ObserveResult:
-    seen = observe(database.engine(), DLQ, datetime.now(UTC))
-    return dg.ObserveResult(data_version=dg.DataVersion(seen.data_version()), metadata=seen.metadata("newest_received"))
-
+telemetry = observed_source(
+    "telemetry", TELEMETRY, "newest_reading",
+    "tds.telemetry: every reading landed by the stream writer (view over tds.telemetry_raw).")
+dlq = observed_source("dlq", DLQ, "newest_received",
+                      "tds.dlq: messages the stream writer could not land, with their original bytes.")
 
 equipment = dg.AssetSpec(
     "equipment", group_name=LANDING, kinds={"timescaledb"},

@@ -37,6 +37,8 @@ from tds_platform.defs.backfill.sensors import (
 )
 from tds_platform.defs.partitions import hourly_partitions
 from tds_platform.defs.resources import DatabaseResource
+from tds_platform.retention.policy import RetentionSettings
+from tds_platform.rollups.settings import RollupSettings
 from tests.tds_platform.backfill.conftest import GAP_FACTOR, BackfillRig, iso
 
 CHILLER_METRICS = ("corrente", "pressao", "running", "temp_agua_entrada", "temp_agua_saida")
@@ -79,7 +81,8 @@ def test_operator_window_backfill_fills_and_refreshes_rollups_in_two_stages(rig,
     job = build_backfill_job(fast)
     config = {"tenant": rig.tenant, "equipment": rig.equipment, "metric": "temp",
               "window_start": rig.every[10].isoformat(), "window_end": rig.every[40].isoformat()}
-    repository = dg.Definitions.merge(sources_defs.defs, rollups_defs.defs, dg.Definitions(
+    rollups = rollups_defs.build_defs(RollupSettings(), RetentionSettings())
+    repository = dg.Definitions.merge(sources_defs.build_defs(), rollups, dg.Definitions(
         jobs=[job], resources=resources)).get_repository_def()
     sensor = build_refresh_sensor()
 
@@ -103,7 +106,7 @@ def test_operator_window_backfill_fills_and_refreshes_rollups_in_two_stages(rig,
         assert stage1.partition_key == hour_key(rig.t0), "the window lies in one hour: one partition"
 
         assert minute_counts(rig.url, rig.tenant, rig.t0, rig.t0 + timedelta(minutes=10)) == {}
-        hourly = [a for a in rollups_defs.defs.assets if a.key in stage1.asset_selection]
+        hourly = [a for a in rollups.assets if a.key in stage1.asset_selection]
         assert dg.materialize(hourly, instance=instance, resources=resources, partition_key=stage1.partition_key,
                               tags=stage1.tags).success
         counts = minute_counts(rig.url, rig.tenant, rig.t0, rig.t0 + timedelta(minutes=10))

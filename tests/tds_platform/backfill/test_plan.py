@@ -14,7 +14,6 @@ from tds_platform.backfill.plan import (
     GapSpan,
     Outcome,
     Progress,
-    Window,
     answer_settled,
     batch_gaps,
     decide,
@@ -26,6 +25,7 @@ from tds_platform.backfill.plan import (
 )
 from tds_platform.simulate.commands import resend_window as simulator_window
 from tds_platform.simulate.fleet import FleetShape, build_fleet
+from tds_platform.time_windows import Window
 
 T = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

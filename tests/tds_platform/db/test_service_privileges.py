@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from tds_platform.db import migrate
 from tds_platform.db.edition import Edition, detect_edition_url
 from tds_platform.db.engine import engine_for
-from tds_platform.defs.rollups.sql import CAGG_REFRESH
+from tds_platform.rollups.sql import CAGG_REFRESH
 from tests.conftest import cluster_of
 from tests.servers import TIMESCALE_EDITIONS, admin_url, as_login
 

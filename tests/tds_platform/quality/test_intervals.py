@@ -29,7 +29,8 @@ ADD_SERIES = text("""
 INSERT INTO tds.metric_spec (tenant, equipment, metric) VALUES ('acme', 'chiller-1', :metric) RETURNING series_id
 """)
 LAND = text("INSERT INTO tds.telemetry_raw (series_id, ts, value) VALUES (:series_id, :ts, 1)")
-# DESIGN.md's definition as the original statement computed it, to compare against.
+# The definition (median spacing, ARCHITECTURE.md#quality-definitions) as the original statement
+# computed it, to compare against.
 PERCENTILE_CONT = text("""
 SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY spacing_s)
 FROM (

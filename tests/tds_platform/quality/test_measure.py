@@ -1,4 +1,5 @@
-"""DESIGN.md's quality definitions over the ground-truth fleet (conftest.py), on both editions."""
+"""The quality definitions (ARCHITECTURE.md#quality-definitions) over the ground-truth fleet (conftest.py),
+on both editions."""
 
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ def test_empty_window_is_done_with_no_telemetry(buffer: DeviceBuffer) -> None:
 
 
 @pytest.mark.parametrize(("args", "cmd", "detail"), [
-    ({"from": "2026-11-28T10:00:00Z", "to": "x"}, "resend", "args.to is not an ISO 8601 timestamp"),
+    ({"from": "2026-11-28T10:00:00Z", "to": "x"}, "resend", "args.to 'x' is not an ISO 8601 time"),
     ({"to": "2026-11-28T10:00:00Z"}, "resend", "args.from must be an ISO 8601 timestamp"),
     ({"from": "2026-11-28T11:00:00Z", "to": "2026-11-28T10:00:00Z"}, "resend", "args.from must be before"),
     ({"from": "2026-11-28T10:00:00Z", "to": "2026-11-28T11:00:00Z", "metrics": ["rpm"]}, "resend", "unknown metrics"),

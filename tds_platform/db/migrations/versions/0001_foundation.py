@@ -5,11 +5,11 @@ Revises:
 Create Date: 2026-11-23
 
 Readings are stored narrow (`tds.telemetry_raw`: ts, series_id, value...) with the text
-attributes in the registry (`tds.metric_spec` owns series_id): DESIGN.md measured 107k rows/s for
-this layout against 58k with text columns in the unique key. `tds.telemetry` is the view users
-query, with the contract's columns. Rollups are continuous aggregates on the full TimescaleDB
-edition and plain tables elsewhere, under the same names, owned by Dagster's group `tds_platform`
-(revision 0006 explains why and brings databases made before that over).
+attributes in the registry (`tds.metric_spec` owns series_id): 107k rows/s were measured for this
+layout against 58k with text columns in the unique key (ARCHITECTURE.md#storage-layout).
+`tds.telemetry` is the view users query, with the contract's columns. Rollups are continuous
+aggregates on the full TimescaleDB edition and plain tables elsewhere, under the same names, owned
+by Dagster's group `tds_platform` (revision 0006 explains why and brings databases made before that over).
 """
 
 from alembic import op

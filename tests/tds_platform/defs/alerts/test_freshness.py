@@ -5,10 +5,12 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import psycopg
 
-from tds_platform.alerting.freshness import SeriesFreshness, judge
+from tds_platform.alerting.freshness import SeriesFreshness, judge, newest_per_series
 from tds_platform.alerting.settings import AlertSettings
+from tds_platform.db.engine import engine_for
 from tds_platform.defs.alerts.sensors import build_freshness_sensor
 from tds_platform.defs.resources import DatabaseResource
+from tds_platform.quality.measure import Window, measure_window
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -110,3 +112,28 @@ def test_the_interval_the_quality_run_remembered_is_used_before_inferring(databa
     with dg.DagsterInstance.ephemeral() as instance:
         summary = tick(build_freshness_sensor(AlertSettings()), instance, database_url)
     assert summary == "1 equipment judged, 1 silent, 1 alerts opened, 0 resolved"
+
+
+def test_freshness_and_the_gap_check_judge_a_series_by_the_same_interval(database_url: str, add_series,
+                                                                          add_readings) -> None:
+    """A meter that once reported every 10 minutes (the median remembered for it is two days old)
+    and has reported every 10 s for the last six hours, silent for three minutes. The gap check
+    does not reuse a median that old: by 10 s, the silence is an open gap. Freshness used to take
+    whatever median was remembered, however old: by 600 s, the meter was still talking."""
+    closed = datetime(2026, 3, 1, 11, tzinfo=UTC)  # the end of the last closed hour
+    now = closed + timedelta(minutes=2)
+    meter = add_series("meter-1", "energy")  # no registered interval
+    add_readings(meter, [closed - timedelta(seconds=60 + 10 * k) for k in range(6 * 360)])
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE tds.metric_spec SET inferred_interval_s = 600, inferred_until = %s WHERE series_id = %s",
+                     (closed - 2 * timedelta(days=1), meter))
+    engine = engine_for(database_url)
+
+    with engine.connect() as conn:
+        hour = measure_window(conn, Window(closed - timedelta(hours=1), closed, now), gap_factor=3)
+    [series] = newest_per_series(engine, now, timedelta(days=7))
+
+    assert hour.series.loc[0, "interval_s"] == series.interval_s == 10
+    assert len(hour.gaps) == 1 and hour.gaps["gap_end"].isna().all(), "the gap check: an open gap"
+    [equipment] = judge([series], now, silence_factor=3)
+    assert equipment.silent, "freshness: silent, by the same interval"

@@ -13,6 +13,7 @@ from tds_platform.alerting.quality import (
     QualityWatch,
     SeriesFigures,
     Shortfall,
+    describe,
     figure_alert,
     figure_shortfalls,
     gap_shortfalls,
@@ -79,7 +80,7 @@ def test_a_subject_names_a_few_metrics_and_counts_the_rest() -> None:
     window = judged_window(NOW, 3)
     alert = figure_alert(COVERAGE_KIND, "acme", "pump-1", shortfalls, window)
     assert alert.subject == "acme/pump-1: coverage under threshold on a, b, c and 2 more"
-    assert "e 50.0% (limit 95%)" in alert.message and window.describe() == "2026-03-01 08:00-11:00 UTC"
+    assert "e 50.0% (limit 95%)" in alert.message and describe(window) == "2026-03-01 08:00-11:00 UTC"
 
 
 def test_coverage_and_good_alerts_open_from_the_quality_run_and_resolve_when_backfilled(

@@ -14,16 +14,17 @@ import pytest
 from dagster_dbt import DbtProject
 
 from tds_platform.db.urls import libpq_url
-from tds_platform.defs.dbt import defs
-from tds_platform.defs.dbt.assets import analytics_marts, build_args
-from tds_platform.defs.dbt.connection import dbt_connection_env, process_environment
-from tds_platform.defs.dbt.project import DBT_PROJECT_DIR, dbt_project, manifest_is_current, prepare_manifest
+from tds_platform.defs.dbt import build_defs
+from tds_platform.defs.dbt.assets import build_analytics_marts, build_args
+from tds_platform.defs.dbt.project import dbt_project, manifest_is_current, prepare_manifest
 from tds_platform.defs.dbt.resource import platform_dbt
 from tds_platform.defs.partitions import (
     daily_partitions_with_current,
     hourly_partitions,
     hourly_partitions_with_current,
 )
+from tds_platform.marts.dbt_cli import DBT_PROJECT_DIR, dbt_connection_env, process_environment
+from tds_platform.rollups.settings import RollupSettings
 
 MARTS = ("equipment_hourly", "equipment_daily", "equipment_availability", "data_quality_scorecard",
          "site_daily_kpis")
@@ -44,6 +45,14 @@ UPSTREAM_STUBS = [
     dg.AssetSpec("equipment"),
     dg.AssetSpec("metric_spec"),
 ]
+
+
+defs = build_defs(RollupSettings())
+analytics_marts = build_analytics_marts(RollupSettings().trailing_days)
+
+
+defs = build_defs(RollupSettings())
+analytics_marts = build_analytics_marts(RollupSettings().trailing_days)
 
 
 def mart_key(name: str) -> dg.AssetKey:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import dagster as dg
+from datetime import UTC, datetime
 
-from tds_platform.defs.quality import build_quality_defs, defs
+import dagster as dg
+import pytest
+
+from tds_platform.defs.quality import build_defs
 from tds_platform.defs.resources import DatabaseResource
 from tds_platform.quality.settings import QualitySettings
 
@@ -14,6 +17,9 @@ RESOURCES = dg.Definitions(resources={"database": DatabaseResource(url="postgres
 
 def _repository(quality_defs: dg.Definitions) -> dg.RepositoryDefinition:
     return dg.Definitions.merge(RESOURCES, quality_defs).get_repository_def()
+
+
+defs = build_defs(QualitySettings())
 
 
 def test_quality_definitions_are_complete() -> None:
@@ -44,19 +50,19 @@ def test_intervals_are_refreshed_hourly_between_the_quality_runs() -> None:
     assert set(job.asset_layer.executable_asset_keys) == {dg.AssetKey("series_intervals")}
 
 
-def test_schedule_judges_the_trailing_closed_hours_in_one_run() -> None:
-    from datetime import UTC, datetime
-
-    from tds_platform.defs.quality.schedules import quality_schedule
-
+@pytest.mark.parametrize(("hours", "first"), [(3, "2026-11-23-07:00"), (5, "2026-11-23-05:00")])
+def test_schedule_judges_the_trailing_closed_hours_it_is_given_in_one_run(hours: int, first: str) -> None:
+    """The schedule takes its trailing hours from the settings it is built with, not the environment."""
+    schedule = _repository(build_defs(QualitySettings(trailing_hours=hours))).get_schedule_def(
+        "quality_hourly_schedule")
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
-    request = quality_schedule(context)
-    assert request.tags["dagster/asset_partition_range_start"] == "2026-11-23-07:00"
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.tags["dagster/asset_partition_range_start"] == first
     assert request.tags["dagster/asset_partition_range_end"] == "2026-11-23-09:00"
 
 
 def test_thresholds_show_in_check_descriptions() -> None:
-    graph = _repository(build_quality_defs(QualitySettings(min_coverage_pct=80, max_gap_s=600))).asset_graph
+    graph = _repository(build_defs(QualitySettings(min_coverage_pct=80, max_gap_s=600))).asset_graph
     descriptions = {k.name: graph.get_check_spec(k).description for k in graph.asset_check_keys}
     assert "(metric_spec.min_coverage_pct, else 80%)" in descriptions["coverage_above_threshold"]
     assert "600 s" in descriptions["no_long_gap"]

@@ -8,10 +8,13 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import text
 
+from tds_platform.defs.partitions import ROLLUP_PARTITIONS
 from tds_platform.defs.quality.expectations import build_rollup_expectations_check
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.defs.rollups.levels import DAY, MINUTE, RollupLevel
 from tds_platform.quality.settings import QualitySettings
+from tds_platform.rollups.levels import TELEMETRY_1D as DAY
+from tds_platform.rollups.levels import TELEMETRY_1M as MINUTE
+from tds_platform.rollups.levels import RollupLevel
 
 ROLLUP_ROW = text("""
 INSERT INTO tds.{table} (series_id, bucket, n, min, max, avg, sum, first, last)
@@ -24,7 +27,7 @@ TABLES = {MINUTE.name: "telemetry_1m_data", DAY.name: "telemetry_1d_data"}
 def _stub(level: RollupLevel) -> dg.AssetsDefinition:
     """Stands in for the rollup asset another package builds: same key, same partitions."""
 
-    @dg.asset(name=level.name, partitions_def=level.partitions_def)
+    @dg.asset(name=level.name, partitions_def=ROLLUP_PARTITIONS[level.name])
     def rollup() -> None:
         return None
 

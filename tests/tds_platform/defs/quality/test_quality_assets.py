@@ -95,9 +95,22 @@ def test_a_range_is_one_run_over_every_hour(faulty_plant: Any) -> None:
     assert gaps.metadata["new_gaps"].value == 1
 
 
-def test_now_without_offset_is_refused(plant: Any) -> None:
-    with pytest.raises(dg.Failure, match="UTC offset"):
-        dg.materialize(
-            [build_quality_assets(QualitySettings())], resources={"database": DatabaseResource(url=plant.url)},
-            run_config={"ops": {"quality": {"config": {"now": "2026-03-01T11:30:00"}}}}, partition_key=plant.partition,
-        )
+def _materialize_as_of(plant: Any, now: str) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [build_quality_assets(QualitySettings())], resources={"database": DatabaseResource(url=plant.url)},
+        run_config={"ops": {"quality": {"config": {"now": now}}}}, partition_key=plant.partition,
+        raise_on_error=False,
+    )
+
+
+def test_now_without_a_zone_is_utc_like_every_other_time_in_config(plant: Any) -> None:
+    assert _materialize_as_of(plant, plant.now.replace(tzinfo=None).isoformat()).success
+    assert {row[-1] for row in _rows(plant, QUALITY)} == {plant.now}
+
+
+def test_a_now_that_is_no_time_is_refused_in_one_sentence(plant: Any) -> None:
+    result = _materialize_as_of(plant, "soon")
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    assert failure.step_failure_data.user_failure_data.description.startswith(
+        "config now 'soon' is not an ISO 8601 time")

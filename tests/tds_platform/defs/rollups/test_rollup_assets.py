@@ -16,13 +16,14 @@ from sqlalchemy.exc import DBAPIError
 
 from tds_platform.db.edition import Edition, detect_edition_url
 from tds_platform.db.engine import engine_for
+from tds_platform.defs.partitions import range_tags
 from tds_platform.defs.resources import DatabaseResource
-from tds_platform.defs.retention.policy import RetentionSettings
 from tds_platform.defs.rollups.assets import build_rollup_assets
-from tds_platform.defs.rollups.levels import LEVELS, floor_to_bucket
-from tds_platform.defs.rollups.refresh import refresh
-from tds_platform.defs.rollups.schedules import range_tags
-from tds_platform.defs.rollups.sql import CAGG_REFRESH
+from tds_platform.retention.policy import RetentionSettings
+from tds_platform.rollups.levels import LEVELS
+from tds_platform.rollups.refresh import refresh
+from tds_platform.rollups.sql import CAGG_REFRESH
+from tds_platform.time_windows import floor_to_bucket
 
 MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 # Three whole days, well inside every retention horizon.

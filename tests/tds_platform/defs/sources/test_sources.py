@@ -10,7 +10,7 @@ from tds_platform.defs.resources import DatabaseResource
 
 
 def observe(url: str, instance: dg.DagsterInstance) -> dict[str, dg.AssetObservation]:
-    defs = dg.Definitions.merge(sources.defs, dg.Definitions(resources={"database": DatabaseResource(url=url)}))
+    defs = dg.Definitions.merge(sources.build_defs(), dg.Definitions(resources={"database": DatabaseResource(url=url)}))
     result = defs.resolve_job_def("observe_sources").execute_in_process(instance=instance)
     assert result.success
     return {key: instance.fetch_observations(dg.AssetKey(key), limit=1).records[0].asset_observation

@@ -1,5 +1,6 @@
-"""How dbt reaches the platform database: TDS_DATABASE_URL split into the TDS_DBT_* variables that
-dbt_metrics/profiles.yml reads, handed to the dbt process it starts. Must never log the values.
+"""How the platform starts dbt: the project folder, the dbt beside this Python, and the database
+from TDS_DATABASE_URL split into the TDS_DBT_* variables dbt_metrics/profiles.yml reads. Must never
+log the values.
 
 dbt profiles cannot parse a URL, and dbt reads its connection only from its own environment, so
 the split values exist only in the environment of the dbt invocations started here.
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_metrics"
 DEFAULT_PORT = 5432
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import TextClause, text
 
 from tds_platform.db.edition import Edition
-from tds_platform.defs.retention.policy import TARGETS, RetentionTarget, Storage
+from tds_platform.retention.policy import TARGETS, RetentionTarget, Storage
 
 # Migration 0006: drop_chunks as the owner, with the rows each chunk held.
 DROP_CHUNKS = text(

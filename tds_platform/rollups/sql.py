@@ -8,16 +8,15 @@ Values never enter SQL text; only level names from the allow-list do.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import TextClause, text
 
 from tds_platform.db.edition import Edition
-from tds_platform.defs.rollups.levels import LEVELS, RollupLevel
+from tds_platform.rollups.levels import LEVELS, LEVELS_BY_NAME, RollupLevel
+from tds_platform.time_windows import HOUR
 
 COLUMNS = "series_id, bucket, n, min, max, avg, sum, first, last"
 TABLE_EDITIONS = (Edition.APACHE, Edition.NONE)
-SLICE = timedelta(hours=1)
+SLICE = HOUR
 
 # The raw level is read one hour at a time (a level's buckets divide the hour, so none is split):
 # an hour's groups aggregate in memory and land sorted by the primary key, where a whole day in one
@@ -74,8 +73,7 @@ CAGG_REFRESH = text(
 
 
 def insert_sql(level: RollupLevel, edition: Edition) -> TextClause:
-    by_name = {lvl.name: lvl for lvl in LEVELS}
-    source = by_name.get(level.source_asset)
+    source = LEVELS_BY_NAME.get(level.source)
     if source is None:
         if SLICE % level.width:
             raise ValueError(f"{level.name}: a level read from raw readings needs buckets that divide {SLICE}")

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from tds_platform.db.edition import Edition
-from tds_platform.defs.rollups.levels import RollupLevel
-from tds_platform.defs.rollups.sql import CAGG_REFRESH, COUNT, DELETE, INSERT, LOCK_LEVEL, REFRESH_WORK_MEM
+from tds_platform.rollups.levels import RollupLevel
+from tds_platform.rollups.sql import CAGG_REFRESH, COUNT, DELETE, INSERT, LOCK_LEVEL, REFRESH_WORK_MEM
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,16 +2,13 @@
 
 from datetime import UTC, datetime, timedelta
 
-import dagster as dg
 import psycopg
 import pytest
 
 from tds_platform.db.edition import detect_edition_url
 from tds_platform.db.engine import engine_for
-from tds_platform.defs.resources import DatabaseResource
-from tds_platform.defs.retention.apply import apply_retention
-from tds_platform.defs.retention.jobs import build_retention_job
-from tds_platform.defs.retention.policy import TARGETS_BY_ASSET, RetentionSettings
+from tds_platform.retention.apply import apply_retention
+from tds_platform.retention.policy import TARGETS_BY_ASSET, RetentionSettings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 D = timedelta(days=1)
@@ -82,25 +79,6 @@ def test_rerun_is_a_no_op(database_url: str) -> None:
     apply_retention(engine, edition, RetentionSettings(), NOW)
     again = apply_retention(engine, edition, RetentionSettings(), NOW)
     assert all(o.rows_deleted == 0 and not o.chunks_dropped for o in again)
-
-
-def test_job_reports_what_was_dropped_on_the_assets(timescale_database: str) -> None:
-    database_url = timescale_database
-    seed(database_url)
-    job = build_retention_job(RetentionSettings())
-    with dg.DagsterInstance.ephemeral() as instance:
-        started = datetime.now(UTC)
-        result = job.execute_in_process(instance=instance, resources={"database": DatabaseResource(url=database_url)})
-        finished = datetime.now(UTC)
-        assert result.success
-        observed = {event.asset_key.to_user_string(): event.metadata for event in result.asset_observations_for_node(
-            "apply_retention_policy")}
-    assert set(observed) == {"telemetry", "telemetry_1m", "telemetry_1h", "telemetry_1d", "dlq"}
-    assert observed["dlq"]["rows_deleted"].value == 2
-    assert observed["telemetry_1m"]["rows_deleted"].value == 1
-    cutoff = datetime.fromisoformat(observed["telemetry"]["cutoff"].value)
-    # The job cuts at its own "now" (not this module's NOW, which a slow suite leaves minutes behind).
-    assert started - 30 * D - timedelta(seconds=1) <= cutoff <= finished - 30 * D
 
 
 @pytest.mark.parametrize("days", [None, 30.0])

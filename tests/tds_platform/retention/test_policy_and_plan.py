@@ -4,8 +4,8 @@ import pytest
 from pydantic import ValidationError
 
 from tds_platform.db.edition import Edition
-from tds_platform.defs.retention.plan import DELETE_BATCH, delete_batch_sql, drops_chunks
-from tds_platform.defs.retention.policy import TARGETS, TARGETS_BY_ASSET, RetentionSettings
+from tds_platform.retention.plan import DELETE_BATCH, delete_batch_sql, drops_chunks
+from tds_platform.retention.policy import TARGETS, TARGETS_BY_ASSET, RetentionSettings
 
 
 def test_defaults_follow_the_issue() -> None:

@@ -1,4 +1,4 @@
-"""`python -m tds_platform.defs.dbt <dbt args>`: dbt by hand on the platform database (TDS_DATABASE_URL).
+"""`python -m tds_platform.marts <dbt args>`: dbt by hand on the platform database (TDS_DATABASE_URL).
 
 For developers and one-off full refreshes; must never print the connection it passes to dbt.
 """
@@ -8,8 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tds_platform.defs.dbt.connection import dbt_connection_env, dbt_executable, process_environment
-from tds_platform.defs.dbt.project import DBT_PROJECT_DIR
+from tds_platform.marts.dbt_cli import DBT_PROJECT_DIR, dbt_connection_env, dbt_executable, process_environment
 from tds_platform.settings import PlatformSettings
 
 

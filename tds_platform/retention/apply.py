@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from tds_platform.db.edition import Edition
-from tds_platform.defs.retention.plan import DELETE_BATCH, DROP_CHUNKS, MATERIALIZATION, delete_batch_sql, drops_chunks
-from tds_platform.defs.retention.policy import TARGETS, RetentionSettings, RetentionTarget, Storage
+from tds_platform.retention.plan import DELETE_BATCH, DROP_CHUNKS, MATERIALIZATION, delete_batch_sql, drops_chunks
+from tds_platform.retention.policy import TARGETS, RetentionSettings, RetentionTarget, Storage
 
 
 @dataclass
