@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest_stream.mqtt_session import BrokerAddress
+from ingest_stream.broker import BrokerAddress
 
 CONNECT, CONNACK, PUBACK, DISCONNECT = 0x10, 0x20, 0x40, 0xE0
 PUBLISH_QOS1 = 0x32
