@@ -24,7 +24,8 @@ ENTRYPOINT ["tds-entrypoint"]
 FROM base AS writer
 
 COPY ingest_stream ./ingest_stream
-RUN pip install . && rm -rf build *.egg-info
+# The project's metadata also declares `tds`, the platform's command, whose code is not here: no such command.
+RUN pip install . && rm -rf build *.egg-info "$(command -v tds)"
 
 USER tds
 CMD ["tds-ingest", "run"]

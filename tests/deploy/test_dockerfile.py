@@ -73,6 +73,8 @@ def test_the_writer_image_installs_the_writer_alone() -> None:
     assert not any("tds_platform" in args or "dbt_metrics" in args for kind, args in steps if kind == "COPY")
     assert not any("dbt " in args for kind, args in steps if kind == "RUN")
     assert ("CMD", '["tds-ingest", "run"]') in steps
+    install = next(args for kind, args in steps if kind == "RUN" and "pip install " in args)
+    assert '"$(command -v tds)"' in install, "the writer image keeps a `tds` command whose code it does not carry"
 
 
 def test_the_platform_image_installs_the_platform_extra() -> None:
