@@ -6,8 +6,8 @@ Measured on a 1,000,000-message backlog, stock paho 2.2 as a subscriber: one `se
 when nothing of ours is in flight), and one wake-up byte plus one `send` per acknowledgement. Here the
 socket is read in large chunks, the QoS 0/1 PUBLISH packets in a chunk go to the writer straight from
 it (paho reads each packet with three calls and a dict of state: a third of the receiving process's
-CPU on a 1-point backlog), and a commit's acknowledgements go out as one write. Nothing about what is acknowledged, or when, changes: that stays
-the ledger's decision (delivery.py).
+CPU on a 1-point backlog), and a commit's acknowledgements go out as one write. Nothing about what is
+acknowledged, or when, changes: that stays the ledger's decision (delivery.py).
 """
 
 from __future__ import annotations
