@@ -104,7 +104,9 @@ class IngestSettings(ParsingSettings, BrokerTlsSettings):
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=9108, ge=0, le=65535, description="health and metrics port; 0 = any free port")
     batch_size: int = Field(default=2000, ge=1, description="flush when this many messages are waiting")
-    batch_max_age_ms: int = Field(default=100, ge=1, description="flush when the oldest message waited this long")
+    # 50, not 100: at 10,000 msg/s the p99 publish->commit fell from 150-232 ms to 98 ms (back to back, same
+    # stack); a backlog fills batches by size long before this age, so drain throughput does not change.
+    batch_max_age_ms: int = Field(default=50, ge=1, description="flush when the oldest message waited this long")
     write_connections: int = Field(default=2, ge=1, le=8,
                                    description="database connections writing batches at once")
     receive_maximum: int = Field(default=0, ge=0, le=MAX_RECEIVE_MAXIMUM,

@@ -7,10 +7,15 @@ drains one to measure the broker's ceiling. Nothing here parses or stores a mess
 from __future__ import annotations
 
 import functools
+import os
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -20,6 +25,7 @@ from ingest_stream.broker import BrokerAddress, new_client
 from ingest_stream.receiver.mqtt_client import DrainingClient, OnDelivery
 
 QUEUE_EXPIRY_S = 3600
+NATIVE_SUBSCRIBER = "mosquitto_sub"
 
 
 class SessionError(Exception):
@@ -122,3 +128,53 @@ def drain_session(address: BrokerAddress, client_id: str, expected: int, receive
     if state["count"] < expected:
         raise SessionError(f"the bare subscriber received {state['count']:,} of {expected:,} queued messages")
     return DrainResult(int(state["count"]), state["last"] - started)
+
+
+def _native_options(address: BrokerAddress, client_id: str, filters: Sequence[str], expected: int,
+                    receive_maximum: int) -> list[str]:
+    """mosquitto_sub's options: resume the persistent session (MQTT 5, -c, same expiry) at QoS 1 with the
+    writer's ReceiveMaximum, exit after `expected` messages, print nothing per message but a newline."""
+    options = ["-V", "mqttv5", "-h", address.host, "-p", str(address.port), "-i", client_id, "-c",
+               "-x", str(QUEUE_EXPIRY_S), "-q", "1", "-C", str(expected), "-N", "-F", "",
+               "-D", "connect", "receive-maximum", str(receive_maximum)]
+    if address.tls:
+        options += ["--cafile", address.ca_file] if address.ca_file else ["--capath", "/etc/ssl/certs"]
+    for topic in filters:
+        options += ["-t", topic]
+    return options
+
+
+def native_drain(address: BrokerAddress, client_id: str, filters: Sequence[str], expected: int,
+                 receive_maximum: int, timeout_s: float = 300.0) -> DrainResult:
+    """The broker's delivery ceiling: Mosquitto's own C subscriber drains the primed session.
+
+    `mosquitto_sub -c -q 1 -C N` acknowledges each message as it arrives and exits after the N-th,
+    so the process's lifetime is the drain (its start-up, a few ms, is inside the figure, as the
+    writer's connect is inside its own). The login goes in through mosquitto_sub's options file
+    (XDG_CONFIG_HOME), never on a command line another user could read.
+    """
+    program = shutil.which(NATIVE_SUBSCRIBER)
+    if program is None:
+        raise SessionError(f"{NATIVE_SUBSCRIBER} is not installed (Debian package mosquitto-clients): "
+                           "the benchmark needs it for the broker's ceiling")
+    with tempfile.TemporaryDirectory(prefix="tdsbench-sub-") as config_home:
+        if address.username:
+            config = Path(config_home) / "mosquitto_sub"
+            config.touch(mode=0o600)
+            config.write_text(f"-u {address.username}\n-P {address.password}\n")
+        environment = {**os.environ, "XDG_CONFIG_HOME": config_home}
+        started = time.monotonic()
+        try:
+            finished = subprocess.run([program, *_native_options(address, client_id, filters, expected,
+                                                                 receive_maximum)],
+                                      env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise SessionError(f"{NATIVE_SUBSCRIBER} did not receive {expected:,} queued messages "
+                               f"within {timeout_s:.0f}s") from None
+        seconds = time.monotonic() - started
+    if finished.returncode != 0:
+        reason = finished.stderr.decode(errors="replace").strip().splitlines()
+        raise SessionError(f"{NATIVE_SUBSCRIBER} failed (exit {finished.returncode}): "
+                           f"{reason[0] if reason else 'no message'}")
+    return DrainResult(expected, seconds)

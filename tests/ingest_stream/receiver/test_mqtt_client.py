@@ -8,12 +8,13 @@ import threading
 import time
 from collections.abc import Iterator
 
+import paho.mqtt.client as mqtt
 import pytest
 
 from ingest_stream.broker import BrokerAddress
 from ingest_stream.receiver.delivery import Delivery
 from ingest_stream.receiver.metrics import IngestMetrics
-from ingest_stream.receiver.mqtt_client import READ_CHUNK
+from ingest_stream.receiver.mqtt_client import READ_CHUNK, ChunkedSocket, DrainingClient
 from ingest_stream.receiver.mqtt_session import MqttSession, SessionOptions
 from ingest_stream.settings import DEFAULT_MAX_PAYLOAD_BYTES
 from tds_platform.bench.sessions import wipe_session
@@ -157,3 +158,62 @@ def test_reading_pauses_while_the_writer_holds_all_it_may_whatever_the_broker_se
     assert session.connected and session.last_disconnect is None, "a pause must not look like a dead connection"
     inbox.limit = len(payloads)
     assert [d.payload for d in _received(inbox, len(payloads))] == payloads
+
+
+class _Kernel:
+    """A non-blocking socket with the given reads queued."""
+
+    def __init__(self, *reads: bytes) -> None:
+        self.reads = list(reads)
+
+    def recv(self, _bufsize: int) -> bytes:
+        if not self.reads:
+            raise BlockingIOError
+        return self.reads.pop(0)
+
+    def close(self) -> None:
+        self.reads = []
+
+
+class _CountingSocket(ChunkedSocket):
+    """The chunked socket, counting paho's reads from it (three per packet it reads itself)."""
+
+    __slots__ = ("reads",)
+
+    def __init__(self, sock: _Kernel) -> None:
+        super().__init__(sock)
+        self.reads = 0
+
+    def recv(self, bufsize: int) -> bytes:
+        self.reads += 1
+        return super().recv(bufsize)
+
+
+def _publish(mid: int, topic: str, payload: bytes) -> bytes:
+    """An MQTT 5 QoS 1 PUBLISH packet (no properties), as the broker sends it."""
+    body = len(topic).to_bytes(2, "big") + topic.encode() + mid.to_bytes(2, "big") + b"\x00" + payload
+    length, encoded = len(body), bytearray()
+    while True:
+        byte, length = length % 128, length // 128
+        encoded.append(byte | (0x80 if length else 0))
+        if not length:
+            return bytes([0x32]) + bytes(encoded) + body
+
+
+def test_publishes_read_ahead_are_handled_from_the_chunk_without_a_read_each() -> None:
+    """Packets already in the chunk go to the writer without paho's three reads per packet; a packet cut
+    by the end of a read is finished by paho from the next read, in order."""
+    delivered: list[tuple[int, int, str, bytes]] = []
+    client = DrainingClient(lambda *d: delivered.append(d), lambda _t: True, mqtt.CallbackAPIVersion.VERSION2,
+                            client_id="direct-path", protocol=mqtt.MQTTv5, manual_ack=True)
+    packets = [_publish(n + 1, f"tds/t/s/eq-{n % 3}/telem", b'{"n": %d}' % n + b"x" * (n * 7)) for n in range(300)]
+    stream = b"".join(packets)
+    cut = len(stream) - len(packets[-1]) // 2
+    sock = _CountingSocket(_Kernel(stream[:cut], stream[cut:]))
+    client._sock = sock
+    while client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and len(delivered) < len(packets):
+        pass
+    assert delivered == [(n + 1, 1, f"tds/t/s/eq-{n % 3}/telem", b'{"n": %d}' % n + b"x" * (n * 7))
+                         for n in range(300)]
+    assert sock.reads <= 10, f"{sock.reads} reads for {len(packets)} packets"
+    assert all(type(d[3]) is bytes for d in delivered)

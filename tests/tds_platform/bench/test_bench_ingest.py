@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ingest_stream.broker import BrokerAddress
 from tds_platform.bench.ingest import histogram_quantile
 from tds_platform.bench.publisher import _split_packet, publish_packet
+from tds_platform.bench.sessions import _native_options
 from tds_platform.bench.shapes import MessageShape
 from tds_platform.cli.main import cli
 from tds_platform.stack import LocalStack
@@ -27,8 +29,10 @@ def test_quick_run_reports_every_figure_with_exact_counts(stack: LocalStack, tmp
     assert (out / "ingest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [s["points"] for s in report["shapes"]] == [1, 10]
     for shape in report["shapes"]:
+        assert shape["mqtt_ceiling"]["client"] == "mosquitto_sub"
         assert shape["mqtt_ceiling"]["msg_per_s"] > 0
-        assert shape["mqtt_ceiling_writer_client"]["msg_per_s"] > 0
+        assert shape["mqtt_reference_paho"]["msg_per_s"] > 0
+        assert shape["mqtt_reference_writer_client"]["msg_per_s"] > 0
         assert shape["database_ceiling"]["rows"] == shape["messages"] * shape["points"]
         assert shape["writer"]["points_per_s"] > 0
         assert shape["ratio"] > 0
@@ -48,6 +52,18 @@ def test_quick_run_reports_every_figure_with_exact_counts(stack: LocalStack, tmp
     verdicts = {c["figure"]: c["passed"] for c in report["checks"]}
     assert sum(1 for v in verdicts.values() if v is not None) == 8
     assert "PASS" in result.output and "exact count" in result.output
+    assert "mosquitto_sub" in result.output and "reference: bare stock-paho subscriber" in result.output
+
+
+def test_native_ceiling_resumes_the_session_at_qos_1_without_the_password_on_its_command_line() -> None:
+    address = BrokerAddress("127.0.0.1", 1884, "tds_bench", "s3cret", tls=False)
+    options = _native_options(address, "tdsbench-ceiling", ("tds/+/+/+/telem",), 500, 100)
+    assert "s3cret" not in options and "-P" not in options
+    assert {"-c", "-N"} <= set(options)
+    for flag, value in (("-q", "1"), ("-C", "500"), ("-i", "tdsbench-ceiling"), ("-t", "tds/+/+/+/telem"),
+                        ("-V", "mqttv5")):
+        assert options[options.index(flag) + 1] == value
+    assert options[options.index("receive-maximum") + 1] == "100"
 
 
 @pytest.mark.parametrize("benchmark", ["ingest", "quality"])
