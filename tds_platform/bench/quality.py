@@ -129,7 +129,7 @@ QUICK = QualityBenchOptions(equipment=4, metrics=3)
 
 SEED_EQUIPMENT = """
 INSERT INTO tds.equipment (tenant, equipment, site, first_seen)
-SELECT %(tenant)s, format('eq-%%s', lpad(e::text, 3, '0')), format('site-%%s', e %% 10), %(day)s
+SELECT %(tenant)s, format('eq-%%s', lpad(e::text, 6, '0')), format('site-%%s', e %% 10), %(day)s
 FROM generate_series(0, %(equipment)s - 1) AS e
 """
 
@@ -137,7 +137,7 @@ FROM generate_series(0, %(equipment)s - 1) AS e
 # must infer every interval, as it does in production.
 SEED_SERIES = """
 INSERT INTO tds.metric_spec (tenant, equipment, metric, unit, first_seen)
-SELECT %(tenant)s, format('eq-%%s', lpad(e::text, 3, '0')), format('metric_%%s', m), 'u', %(day)s
+SELECT %(tenant)s, format('eq-%%s', lpad(e::text, 6, '0')), format('metric_%%s', m), 'u', %(day)s
 FROM generate_series(0, %(equipment)s - 1) AS e CROSS JOIN generate_series(0, %(metrics)s - 1) AS m
 ORDER BY e, m
 """
