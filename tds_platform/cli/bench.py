@@ -1,5 +1,5 @@
 """`tds bench ingest | quality`: the stream writer against this machine's MQTT and database ceilings,
-and the quality and rollup computations over a day of a 2,500-series fleet.
+and the quality, rollup and storage costs over generated days of fleets of any size.
 
 A command, not a test: missed speed targets are reported as FAIL rows and exit 0; only a failed
 exact-count check (a lost or extra reading) exits non-zero, because that is a bug, not a speed.
