@@ -14,7 +14,10 @@ from sqlalchemy import Engine, text
 
 from tds_platform.db.edition import Edition
 
-COMPRESS_SETTLED = text("SELECT tds.compress_settled_chunks(:older_than)")
+# One chunk per transaction: compressing a day of a large fleet takes tens of seconds, and a late
+# reading for that chunk waits for its lock meanwhile; one transaction for all would make it wait
+# for every chunk (a first run over a month of history).
+COMPRESS_SETTLED = text("SELECT tds.compress_settled_chunks(:older_than, 1)")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,10 @@ def compress_settled(engine: Engine, edition: Edition, after: timedelta, now: da
     if not edition.has_compression:
         return Compressed(None, [], f"unavailable on the {edition.value} edition")
     older_than = now - after
-    with engine.begin() as conn:
-        chunks = list(conn.execute(COMPRESS_SETTLED, {"older_than": older_than}).scalars())
-    return Compressed(older_than, chunks)
+    chunks: list[str] = []
+    while True:
+        with engine.begin() as conn:
+            done = list(conn.execute(COMPRESS_SETTLED, {"older_than": older_than}).scalars())
+        if not done:
+            return Compressed(older_than, chunks)
+        chunks += done

@@ -56,6 +56,7 @@ def _compressed_chunks(url: str) -> int:
 def test_late_readings_resends_and_replays_land_once_in_a_compressed_chunk(
         writer: TelemetryStore, any_database: str) -> None:
     writer.write(_batch(list(range(0, 3600, 10))))
+    writer.write(_batch([-3600]))  # the day before: a second settled chunk, compressed in its own transaction
     recent = TelemetryStore(as_login(any_database, "tds_ingest"), "test-recent")
     recent.write(Batch([Received(0, "tds/acme/plant/pump-1/telem", b"{}", time.time())],
                        [Parsed(readings=(Reading("acme", "plant", "pump-1", "flow", NOW, 2.0, None, None,
@@ -66,8 +67,8 @@ def test_late_readings_resends_and_replays_land_once_in_a_compressed_chunk(
     if detect_edition_url(any_database) is not Edition.FULL:
         assert compressed.chunks == [] and compressed.unavailable is not None
         pytest.skip("compression needs the full TimescaleDB edition")
-    assert len(compressed.chunks) == 1, "only the old day's chunk: today's is inside the late-data window"
-    assert _compressed_chunks(any_database) == 1
+    assert len(compressed.chunks) == 2, "only the old days' chunks: today's is inside the late-data window"
+    assert _compressed_chunks(any_database) == 2
     again = compress_settled(engine_for(any_database), Edition.FULL, AFTER, NOW)
     assert again.chunks == [], "a compressed chunk is left alone"
 
@@ -80,11 +81,11 @@ def test_late_readings_resends_and_replays_land_once_in_a_compressed_chunk(
     assert (replay.inserted, replay.duplicates) == (0, 360)
 
     rows = _readings(any_database)
-    old = [(ts, value) for ts, value in rows if ts < OLD_DAY + timedelta(days=1)]
+    old = [(ts, value) for ts, value in rows if OLD_DAY <= ts < OLD_DAY + timedelta(days=1)]
     assert [ts for ts, _ in old] == [OLD_DAY + timedelta(seconds=s) for s in range(0, 5400, 10)]
     assert {value for ts, value in old if ts < OLD_DAY + timedelta(seconds=3600)} == {1.0}
     assert {value for ts, value in old if ts >= OLD_DAY + timedelta(seconds=3600)} == {9.0}
-    assert _compressed_chunks(any_database) == 1
+    assert _compressed_chunks(any_database) == 2
 
 
 def test_retention_drops_compressed_chunks_and_deletes_from_them(any_database: str) -> None:
@@ -108,5 +109,6 @@ def test_retention_drops_compressed_chunks_and_deletes_from_them(any_database: s
 
 def test_compression_is_set_up_only_where_the_edition_has_it(any_database: str) -> None:
     with psycopg.connect(any_database) as conn:
-        function = conn.execute("SELECT to_regprocedure('tds.compress_settled_chunks(timestamptz)')").fetchone()[0]
+        function = conn.execute(
+            "SELECT to_regprocedure('tds.compress_settled_chunks(timestamptz, integer)')").fetchone()[0]
     assert (function is not None) == (detect_edition_url(any_database) is Edition.FULL)

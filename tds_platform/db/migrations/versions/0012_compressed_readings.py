@@ -38,10 +38,12 @@ log = logging.getLogger("alembic.runtime.migration")
 TIMESCALEDB_SCHEMA = "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'timescaledb'"
 
 # {timescaledb}: the extension's schema, from the catalog. Runs as the owner, search_path pinned as
-# every SECURITY DEFINER function must. Returns the chunks it compressed; compressed ones are left
-# alone, including the few late readings landed in one since (kept beside its compressed batches).
+# every SECURITY DEFINER function must. Compresses at most max_chunks, oldest first, so a caller can
+# commit after each (a first run over a month of history must not hold every chunk's lock to the
+# end). Returns the chunks it compressed; compressed ones are left alone, including the few late
+# readings landed in one since (kept beside its compressed batches).
 COMPRESS_SETTLED_CHUNKS = """
-CREATE FUNCTION tds.compress_settled_chunks(older_than timestamptz)
+CREATE FUNCTION tds.compress_settled_chunks(older_than timestamptz, max_chunks integer)
 RETURNS SETOF text
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -54,15 +56,17 @@ BEGIN
         JOIN timescaledb_information.chunks i
           ON (quote_ident(i.chunk_schema) || '.' || quote_ident(i.chunk_name))::regclass = c
         WHERE NOT i.is_compressed
+        ORDER BY i.range_start
+        LIMIT max_chunks
     LOOP
         PERFORM {timescaledb}.compress_chunk(settled, if_not_compressed => true);
         RETURN NEXT settled::text;
     END LOOP;
 END
 $$;
-REVOKE ALL ON FUNCTION tds.compress_settled_chunks(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION tds.compress_settled_chunks(timestamptz) TO tds_platform;
-COMMENT ON FUNCTION tds.compress_settled_chunks(timestamptz) IS
+REVOKE ALL ON FUNCTION tds.compress_settled_chunks(timestamptz, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tds.compress_settled_chunks(timestamptz, integer) TO tds_platform;
+COMMENT ON FUNCTION tds.compress_settled_chunks(timestamptz, integer) IS
     'Compress the chunks of the readings wholly older than older_than, as their owner; returns those compressed.';
 """
 
@@ -73,7 +77,7 @@ UPGRADE = (
 )
 
 DOWNGRADE = (
-    text("DROP FUNCTION IF EXISTS tds.compress_settled_chunks(timestamptz)"),
+    text("DROP FUNCTION IF EXISTS tds.compress_settled_chunks(timestamptz, integer)"),
     text("SELECT decompress_chunk(c, if_compressed => true) FROM show_chunks('tds.telemetry_raw') c"),
     text("ALTER TABLE tds.telemetry_raw SET (timescaledb.compress = false)"),
 )
