@@ -1,5 +1,5 @@
-"""`tds bench quality`: interval inference, one hourly quality partition and one day of rollups over a
-generated day of data.
+"""`tds bench quality`: interval inference, one hourly quality partition, the rollups and the raw
+readings' bytes on disk (before and after compression) over a generated day of data.
 
 Times exactly what the Dagster assets run (`refresh_intervals`, `judge_hours`, the rollup `refresh`)
 in a database of its own, without Dagster's own run overhead; nothing here asserts a speed (the
@@ -24,6 +24,7 @@ from tds_platform.db.edition import detect_edition_url
 from tds_platform.db.engine import engine_for
 from tds_platform.quality.runner import judge_hours, refresh_intervals
 from tds_platform.quality.settings import QualitySettings
+from tds_platform.retention.compression import compress_settled
 from tds_platform.rollups.levels import LEVELS
 from tds_platform.rollups.refresh import refresh
 from tds_platform.stack import LocalStack
@@ -35,8 +36,12 @@ DAY = datetime(2026, 1, 1, tzinfo=UTC)
 HOURS = 24
 JUDGED_HOUR = DAY + timedelta(hours=HOURS - 1)
 JUDGED_UNTIL = DAY + timedelta(hours=HOURS)
-HOUR_TARGET_S = 5.0
-ROLLUP_TARGET_S = 60.0
+# Targets by fleet size (issue 19); other sizes are measured for the growth curve without a target.
+HOUR_TARGETS_S = {2_500: 1.0, 25_000: 10.0}
+COLD_RATIO_TARGET = 2.0  # a cold partition (nothing remembered) against a warm one
+ROLLUP_TARGET_S = 15.0  # a whole day of 2,500 series
+ROLLUP_TARGET_SERIES = 2_500
+COMPRESSED_RATIO_TARGET = 0.10  # compressed bytes per reading against raw
 # 1 reading in BAD_EVERY is flagged bad (quality 2), spread over series and time.
 BAD_EVERY = 200
 
@@ -68,10 +73,25 @@ class QualityBenchOptions:
     equipment: int = 500
     metrics: int = 5
     interval_s: int = 10  # must divide 60: every minute holds the same number of readings
+    # The day's last `hours` are generated (the judged hour is always the last): fewer hours make a
+    # large fleet affordable to generate, at the price of inferring intervals from less history.
+    hours: int = HOURS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.hours <= HOURS:
+            raise ValueError(f"hours must be between 1 and {HOURS}")
 
     @property
     def series(self) -> int:
         return self.equipment * self.metrics
+
+    @property
+    def start(self) -> datetime:
+        return JUDGED_UNTIL - timedelta(hours=self.hours)
+
+    def silences(self) -> tuple[Silence, ...]:
+        """The silences that fall inside the generated hours."""
+        return tuple(s for s in SILENCES if DAY + s.start >= self.start)
 
     @property
     def readings_per_minute(self) -> int:
@@ -82,17 +102,26 @@ class QualityBenchOptions:
 
     @property
     def raw_rows(self) -> int:
-        full = self.series * HOURS * 60 * self.readings_per_minute
-        return full - sum(self.silent_readings(s) for s in SILENCES)
+        full = self.series * self.hours * 60 * self.readings_per_minute
+        return full - sum(self.silent_readings(s) for s in self.silences())
 
     @property
     def hour_readings(self) -> int:
         return self.series * 60 * self.readings_per_minute - self.silent_readings(HOUR_SILENCE)
 
     def rollup_rows(self, level: str) -> int:
-        silent_minutes = sum(s.series_hit(self.series) * s.minutes for s in SILENCES)
-        return {"telemetry_1m": self.series * HOURS * 60 - silent_minutes,
-                "telemetry_1h": self.series * HOURS, "telemetry_1d": self.series}[level]
+        silent_minutes = sum(s.series_hit(self.series) * s.minutes for s in self.silences())
+        return {"telemetry_1m": self.series * self.hours * 60 - silent_minutes,
+                "telemetry_1h": self.series * self.hours, "telemetry_1d": self.series}[level]
+
+    @property
+    def hour_target_s(self) -> float | None:
+        return HOUR_TARGETS_S.get(self.series)
+
+    @property
+    def rollup_target_s(self) -> float | None:
+        """Only a whole day of the target fleet has one."""
+        return ROLLUP_TARGET_S if self.series == ROLLUP_TARGET_SERIES and self.hours == HOURS else None
 
 
 # A smoke run: 12 series (one of them silent in the judged hour), about a second of work.
@@ -100,7 +129,7 @@ QUICK = QualityBenchOptions(equipment=4, metrics=3)
 
 SEED_EQUIPMENT = """
 INSERT INTO tds.equipment (tenant, equipment, site, first_seen)
-SELECT %(tenant)s, format('eq-%%s', lpad(e::text, 3, '0')), format('site-%%s', e %% 10), %(day)s
+SELECT %(tenant)s, format('eq-%%s', lpad(e::text, 6, '0')), format('site-%%s', e %% 10), %(day)s
 FROM generate_series(0, %(equipment)s - 1) AS e
 """
 
@@ -108,7 +137,7 @@ FROM generate_series(0, %(equipment)s - 1) AS e
 # must infer every interval, as it does in production.
 SEED_SERIES = """
 INSERT INTO tds.metric_spec (tenant, equipment, metric, unit, first_seen)
-SELECT %(tenant)s, format('eq-%%s', lpad(e::text, 3, '0')), format('metric_%%s', m), 'u', %(day)s
+SELECT %(tenant)s, format('eq-%%s', lpad(e::text, 6, '0')), format('metric_%%s', m), 'u', %(day)s
 FROM generate_series(0, %(equipment)s - 1) AS e CROSS JOIN generate_series(0, %(metrics)s - 1) AS m
 ORDER BY e, m
 """
@@ -152,16 +181,16 @@ class QualityBenchDatabase:
         self.stack.postgres.drop_database(BENCH_DATABASE)
 
     def seed(self, options: QualityBenchOptions) -> dict[str, Any]:
-        """The day of readings, then the silences cut out of it; VACUUM ANALYZE as autovacuum would
-        have left a day-old table (visibility map set, statistics current)."""
-        params = {"tenant": TENANT, "day": DAY, "equipment": options.equipment, "metrics": options.metrics}
+        """The generated hours of readings, then the silences cut out of them; VACUUM ANALYZE as
+        autovacuum would have left a day-old table (visibility map set, statistics current)."""
+        params = {"tenant": TENANT, "day": options.start, "equipment": options.equipment, "metrics": options.metrics}
         with psycopg.connect(self.owner_url, autocommit=True) as conn:
             conn.execute(SEED_EQUIPMENT, params)
             conn.execute(SEED_SERIES, params)
             started = time.monotonic()
             conn.execute(SEED_READINGS, {**params, "interval_s": options.interval_s, "bad_every": BAD_EVERY,
-                                         "readings": HOURS * 3600 // options.interval_s})
-            for silence in SILENCES:
+                                         "readings": options.hours * 3600 // options.interval_s})
+            for silence in options.silences():
                 start = DAY + silence.start
                 conn.execute(CUT_SILENCE, {"modulus": SILENCE_MODULUS, "residue": silence.residue, "start": start,
                                            "end": start + timedelta(minutes=silence.minutes)})
@@ -223,8 +252,8 @@ def judge_step(database: QualityBenchDatabase, options: QualityBenchOptions, set
 
 
 def rollup_step(database: QualityBenchDatabase, options: QualityBenchOptions) -> dict[str, Any]:
-    """The day's rollups 1m -> 1h -> 1d, each level over the whole day in one refresh, as a
-    single-run backfill of the day does."""
+    """The generated hours' rollups 1m -> 1h -> 1d, each level over the whole day in one refresh, as
+    a single-run backfill of the day does."""
     engine, edition = engine_for(database.url), detect_edition_url(database.url)
     levels = []
     for level in LEVELS:
@@ -233,7 +262,32 @@ def rollup_step(database: QualityBenchDatabase, options: QualityBenchOptions) ->
                        "rows_expected": options.rollup_rows(level.name), "seconds": round(result.duration_s, 3)})
     seconds = sum(level["seconds"] for level in levels)
     return {"levels": levels, "seconds": round(seconds, 3), "raw_rows": options.raw_rows,
-            "raw_rows_per_s": _rate(options.raw_rows, seconds), "target_s": ROLLUP_TARGET_S}
+            "raw_rows_per_s": _rate(options.raw_rows, seconds), "target_s": options.rollup_target_s}
+
+
+# Bytes of the raw readings on disk, heap and indexes (compressed chunks included on the full edition).
+RAW_BYTES = {True: "SELECT hypertable_size('tds.telemetry_raw')",
+             False: "SELECT pg_total_relation_size('tds.telemetry_raw')"}
+def storage_step(database: QualityBenchDatabase, options: QualityBenchOptions) -> dict[str, Any]:
+    """Bytes per stored reading as written, then (full edition) after compressing every chunk through
+    what the apply_retention job runs for chunks past the late-data window (as Dagster's login)."""
+    edition = detect_edition_url(database.url)
+    with psycopg.connect(database.owner_url, autocommit=True) as conn:
+        raw = int(conn.execute(RAW_BYTES[edition.has_hypertables]).fetchone()[0])  # type: ignore[index]
+        result: dict[str, Any] = {"readings": options.raw_rows, "raw_bytes": raw,
+                                  "raw_bytes_per_reading": round(raw / options.raw_rows, 2),
+                                  "compressed_ratio_target": COMPRESSED_RATIO_TARGET}
+        started = time.monotonic()
+        # Every generated chunk is past the window as of a day after the judged hour.
+        done = compress_settled(engine_for(database.url), edition, timedelta(0), JUDGED_UNTIL + timedelta(days=1))
+        seconds = time.monotonic() - started
+        if done.unavailable:
+            return {**result, "compression": done.unavailable}
+        compressed = int(conn.execute(RAW_BYTES[True]).fetchone()[0])  # type: ignore[index]
+    return {**result, "compression": "compressed", "chunks_compressed": len(done.chunks),
+            "compress_s": round(seconds, 2),
+            "compressed_bytes": compressed, "compressed_bytes_per_reading": round(compressed / options.raw_rows, 2),
+            "compressed_ratio": round(compressed / raw, 4)}
 
 
 def _environment(stack: LocalStack, mode: str, database: QualityBenchDatabase) -> dict[str, Any]:
@@ -254,7 +308,7 @@ def run_quality_bench(options: QualityBenchOptions, stack_dir: Path | None, echo
         database = QualityBenchDatabase(stack)
         database.create()
         try:
-            echo(f"generating a day of {options.series:,} series every {options.interval_s} s "
+            echo(f"generating {options.hours} h of {options.series:,} series every {options.interval_s} s "
                  f"({options.raw_rows:,} readings) ...")
             data = database.seed(options)
             echo("inferring every series' interval from its 24 h of readings, as series_intervals does ...")
@@ -266,18 +320,22 @@ def run_quality_bench(options: QualityBenchOptions, stack_dir: Path | None, echo
             cold = judge_step(database, options, settings, "cold")
             echo("rolling the day up 1m -> 1h -> 1d ...")
             rollups = rollup_step(database, options)
+            echo("measuring the readings' bytes on disk, then compressing them where the edition can ...")
+            storage = storage_step(database, options)
             result: dict[str, Any] = {
                 "benchmark": "tds bench quality",
                 "started_at": started.isoformat(),
-                "options": {**asdict(options), "day": DAY.date().isoformat(), "gap_factor": settings.gap_factor,
-                            "bad_every": BAD_EVERY,
+                "options": {**asdict(options), "series": options.series, "day": DAY.date().isoformat(),
+                            "gap_factor": settings.gap_factor, "bad_every": BAD_EVERY,
                             "silences": [{**asdict(s), "start": str(s.start), "modulus": SILENCE_MODULUS}
-                                         for s in SILENCES]},
+                                         for s in options.silences()]},
                 "environment": _environment(stack, mode, database),
                 "data": data,
-                "quality": {"hour": JUDGED_HOUR.isoformat(), "target_s": HOUR_TARGET_S,
+                "quality": {"hour": JUDGED_HOUR.isoformat(), "target_s": options.hour_target_s,
+                            "cold_ratio_target": COLD_RATIO_TARGET,
                             "intervals": intervals, "known": known, "cold": cold},
                 "rollups": rollups,
+                "storage": storage,
             }
         finally:
             database.drop()

@@ -1,5 +1,5 @@
 """`tds bench ingest | quality`: the stream writer against this machine's MQTT and database ceilings,
-and the quality and rollup computations over a day of a 2,500-series fleet.
+and the quality, rollup and storage costs over generated days of fleets of any size.
 
 A command, not a test: missed speed targets are reported as FAIL rows and exit 0; only a failed
 exact-count check (a lost or extra reading) exits non-zero, because that is a bug, not a speed.
@@ -80,28 +80,53 @@ def ingest(messages: int | None, points: tuple[int, ...] | None, latency_rate: i
 
 
 @bench.command("quality")
-@click.option("--equipment", type=click.IntRange(min=1), default=None, help="Equipment in the fleet.  [default: 500]")
+@click.option("--series", "series", type=click.IntRange(min=1), multiple=True,
+              help="Series in the fleet (a multiple of --metrics); give it several times for the growth table "
+                   "and chart, e.g. --series 2500 --series 25000 --series 100000.  [default: 2500]")
+@click.option("--equipment", type=click.IntRange(min=1), default=None,
+              help="Equipment in the fleet, instead of --series.  [default: 500]")
 @click.option("--metrics", type=click.IntRange(min=1), default=None, help="Metrics per equipment.  [default: 5]")
+@click.option("--hours", type=click.IntRange(min=1, max=24), default=None,
+              help="Generate only the day's last HOURS (the judged hour is the last); makes a large fleet "
+                   "affordable, inferring intervals from less history.  [default: 24]")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("bench-results"),
-              show_default=True, help="Folder for quality.json and quality.png.")
+              show_default=True, help="Folder for quality.json and quality.png (quality-<series>.* and "
+                                      "quality-growth.* for several --series).")
 @click.option("--stack-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Use this running local stack (its own tds_bench_quality database) instead of starting "
                    "a throw-away one.")
 @click.option("--quick", is_flag=True, help="A small smoke run: 12 series, a few seconds.")
 @user_errors
-def quality(equipment: int | None, metrics: int | None, out: Path, stack_dir: Path | None, quick: bool) -> None:
-    """One hourly quality partition and one day of rollups over a generated day (readings every 10 s)."""
-    given = {"equipment": equipment, "metrics": metrics}
-    options = dataclasses.replace(QUALITY_QUICK if quick else QualityBenchOptions(),
-                                  **{name: value for name, value in given.items() if value is not None})
-    try:
-        result = quality_report.with_checks(run_quality_bench(options, stack_dir, click.echo))
-    except BenchError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo()
-    click.echo(table(quality_report.checks(result)))
-    click.echo(f"\nload average (1 min) before/after: {result['load_1m']['before'][0]} / "
-               f"{result['load_1m']['after'][0]} on {result['environment']['cpus']} CPUs")
-    click.echo(f"results: {quality_report.write_json(result, out)}  chart: {quality_report.write_chart(result, out)}")
-    if not all(c["passed"] for c in result["checks"] if c["target"] == "exact"):
+def quality(series: tuple[int, ...], equipment: int | None, metrics: int | None, hours: int | None, out: Path,
+            stack_dir: Path | None, quick: bool) -> None:
+    """Hourly quality partition, rollups and bytes per reading over generated readings every 10 s."""
+    base = dataclasses.replace(QUALITY_QUICK if quick else QualityBenchOptions(),
+                               **{name: value for name, value in {"metrics": metrics, "hours": hours}.items()
+                                  if value is not None})
+    if series and equipment is not None:
+        raise click.BadParameter("give --series or --equipment, not both", param_hint="--series")
+    if any(n % base.metrics for n in series):
+        raise click.BadParameter(f"each --series must be a multiple of --metrics ({base.metrics})",
+                                 param_hint="--series")
+    runs = [dataclasses.replace(base, equipment=n // base.metrics) for n in series] or \
+        [base if equipment is None else dataclasses.replace(base, equipment=equipment)]
+    several = len(runs) > 1
+    results = []
+    for options in runs:
+        try:
+            result = quality_report.with_checks(run_quality_bench(options, stack_dir, click.echo))
+        except BenchError as exc:
+            raise click.ClickException(str(exc)) from exc
+        results.append(result)
+        click.echo()
+        click.echo(table(quality_report.checks(result)))
+        click.echo(f"\nload average (1 min) before/after: {result['load_1m']['before'][0]} / "
+                   f"{result['load_1m']['after'][0]} on {result['environment']['cpus']} CPUs")
+        click.echo(f"results: {quality_report.write_json(result, out, several)}  "
+                   f"chart: {quality_report.write_chart(result, out, several)}")
+    if several:
+        click.echo("\n" + quality_report.growth_table(quality_report.growth_rows(results)))
+        data, chart = quality_report.write_growth(results, out)
+        click.echo(f"growth: {data}  chart: {chart}")
+    if not all(c["passed"] for result in results for c in result["checks"] if c["target"] == "exact"):
         raise click.ClickException("an exact-count check failed: the quality run or a rollup lost or invented rows")

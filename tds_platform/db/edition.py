@@ -26,6 +26,10 @@ class Edition(enum.StrEnum):
     def has_continuous_aggregates(self) -> bool:
         return self is Edition.FULL
 
+    @property
+    def has_compression(self) -> bool:
+        return self is Edition.FULL
+
 
 def detect_edition(conn: Connection) -> Edition:
     installed = conn.execute(

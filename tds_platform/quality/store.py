@@ -13,18 +13,32 @@ from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Connection, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, INTEGER, TEXT, TIMESTAMP
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, DOUBLE_PRECISION, INTEGER, TEXT, TIMESTAMP
 
 from tds_platform.quality.measure import WindowQuality
 
 DELETE_HOUR = text("DELETE FROM tds.quality_hourly WHERE hour = :hour")
 
+# One statement for the whole hour, the rows as column arrays: a row-by-row executemany of 2,500
+# series cost ~0.3 s of a ~1.5 s partition (one round of the pipeline per row).
 INSERT_HOUR = text("""
 INSERT INTO tds.quality_hourly (hour, tenant, site, equipment, metric, expected, received, good,
                                 coverage_pct, good_pct, gap_count, longest_gap_s, expected_interval_s, computed_at)
-VALUES (:hour, :tenant, :site, :equipment, :metric, :expected, :received, :good,
-        :coverage_pct, :good_pct, :gap_count, :longest_gap_s, :interval_s, :computed_at)
-""")
+SELECT :hour, f.*, :computed_at
+FROM unnest(:tenants, :sites, :equipments, :metrics, :expected, :received, :good, :coverage_pct, :good_pct,
+            :gap_count, :longest_gap_s, :interval_s) AS f
+""").bindparams(
+    *[bindparam(name, type_=ARRAY(TEXT)) for name in ("tenants", "sites", "equipments", "metrics")],
+    *[bindparam(name, type_=ARRAY(BIGINT)) for name in ("received", "good", "gap_count")],
+    *[bindparam(name, type_=ARRAY(DOUBLE_PRECISION))
+      for name in ("expected", "coverage_pct", "good_pct", "longest_gap_s", "interval_s")],
+)
+
+# unnest() parameter -> series frame column, in the order INSERT_HOUR unpacks them
+_HOUR_ARRAYS = {"tenants": "tenant", "sites": "site", "equipments": "equipment", "metrics": "metric",
+                "expected": "expected", "received": "received", "good": "good", "coverage_pct": "coverage_pct",
+                "good_pct": "good_pct", "gap_count": "gap_count", "longest_gap_s": "longest_gap_s",
+                "interval_s": "interval_s"}
 
 # A gap seen again is the same gap: same series and same last reading before the silence. Its
 # end and duration follow what the data says now (an open gap closes, a partly refilled gap
@@ -129,9 +143,10 @@ def replace_hour(conn: Connection, quality: WindowQuality) -> int:
     """Replace the window's hour in tds.quality_hourly; returns rows written."""
     hour = quality.window.start
     conn.execute(DELETE_HOUR, {"hour": hour})
-    rows = [dict(r, hour=hour, computed_at=quality.window.now) for r in _records(quality.series)]
+    rows = _records(quality.series)
     if rows:
-        conn.execute(INSERT_HOUR, rows)
+        conn.execute(INSERT_HOUR, {"hour": hour, "computed_at": quality.window.now,
+                                   **{param: [r[column] for r in rows] for param, column in _HOUR_ARRAYS.items()}})
     return len(rows)
 
 

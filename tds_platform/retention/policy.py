@@ -27,6 +27,10 @@ class RetentionSettings(BaseSettings):
     telemetry_1d_days: Days = Field(default=None, gt=0)
     dlq_days: Days = Field(default=14, gt=0, description="tds.dlq (dead letters)")
     delete_batch_rows: int = Field(default=50_000, gt=0, description="rows per DELETE transaction")
+    # Past the daily rollup's trailing window (TDS_ROLLUP_TRAILING_DAYS, 2): what is refreshed on a
+    # schedule stays uncompressed. Later readings (a gap resend of last week) still land.
+    compress_after_days: int = Field(default=3, gt=0, description="raw chunks older than this are compressed "
+                                                                   "(full TimescaleDB edition)")
 
     def days(self, target: RetentionTarget) -> Days:
         return getattr(self, target.setting)

@@ -44,10 +44,36 @@ def test_quick_run_reports_every_figure_with_exact_counts(stack: LocalStack, tmp
     assert rows == {"telemetry_1m": SERIES * 1440 - 10, "telemetry_1h": SERIES * 24, "telemetry_1d": SERIES}
     assert report["rollups"]["raw_rows_per_s"] > 0
     assert report["environment"]["stack"] == "existing"
-    verdicts = [c["passed"] for c in report["checks"] if c["target"] != "exact"]
-    assert len([v for v in verdicts if v is not None]) == 2  # the partition (intervals known) and the rollups
+    storage = report["storage"]
+    assert storage["raw_bytes_per_reading"] > 0
+    if report["environment"]["timescaledb_edition"] == "full":
+        assert storage["chunks_compressed"] == 1  # the generated day is one chunk
+        assert 0 < storage["compressed_bytes_per_reading"] < storage["raw_bytes_per_reading"]
+    else:
+        assert storage["compression"].startswith("unavailable")
+    verdicts = {c["figure"]: c["passed"] for c in report["checks"] if c["target"] not in ("exact", "-")}
+    assert "  cold partition / warm partition" in verdicts  # 12 series: no partition or rollup target
     assert all(c["passed"] for c in report["checks"] if c["target"] == "exact")
     assert "hourly quality partition" in result.output and "exact" in result.output
+
+
+def test_several_fleet_sizes_give_the_growth_table_and_chart(stack: LocalStack, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    result = CliRunner().invoke(cli, ["bench", "quality", "--quick", "--series", "6", "--series", "12", "--hours", "2",
+                                      "--stack-dir", str(stack.layout.root), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    growth = json.loads((out / "quality-growth.json").read_text())["runs"]
+    assert [(run["series"], run["hours"]) for run in growth] == [(6, 2), (12, 2)]
+    assert all(run["partition_warm_s"] > 0 and run["partition_cold_s"] > 0 for run in growth)
+    assert (out / "quality-growth.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((out / "quality-12.json").read_text())["data"]["raw_rows"] == 12 * 720 - 60
+    assert "| 12 | 2 |" in result.output
+
+
+def test_series_must_divide_into_equipment(stack: LocalStack, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["bench", "quality", "--quick", "--series", "13", "--stack-dir",
+                                      str(stack.layout.root), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "multiple of --metrics (3)" in result.output
 
 
 def test_full_size_counts() -> None:
@@ -57,3 +83,11 @@ def test_full_size_counts() -> None:
     assert options.raw_rows == 2500 * 8640 - 50 * 60 - 50 * 180
     assert options.hour_readings == 2500 * 360 - 50 * 60
     assert options.rollup_rows("telemetry_1m") == 2500 * 1440 - 50 * 10 - 50 * 30
+
+
+def test_fewer_hours_keep_only_their_silences() -> None:
+    """The last 2 hours of the day hold the judged hour's silence, not the morning's."""
+    options = QualityBenchOptions(hours=2)
+    assert options.raw_rows == 2500 * 720 - 50 * 60
+    assert options.rollup_rows("telemetry_1m") == 2500 * 120 - 50 * 10
+    assert options.hour_target_s == 1.0 and options.rollup_target_s is None
