@@ -115,6 +115,8 @@ class TelemetryStore:
             if self.idle_in_transaction_timeout_s is not None:
                 timeout_ms = int(self.idle_in_transaction_timeout_s * 1000)
                 conn.execute(sql.SET_IDLE_IN_TRANSACTION_TIMEOUT, (f"{timeout_ms}ms",))
+            # A new session may reach a restored or failed-over database: resolve every series afresh.
+            self.registry.forget()
             self._conn = conn
         return self._conn
 
