@@ -103,8 +103,10 @@ SET status = EXCLUDED.status, detail = EXCLUDED.detail, ts = EXCLUDED.ts, receiv
 WHERE EXCLUDED.ts >= tds.cmd_ack.ts
 """
 
+# A redelivered bad message is the row written at its first delivery (DeadLetter.key).
 INSERT_DEAD_LETTER = """
-INSERT INTO tds.dlq (topic, payload, reason, detail, instance) VALUES (%s, %s, %s, %s, %s)
+INSERT INTO tds.dlq (topic, payload, reason, detail, instance, message_key) VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (message_key) DO NOTHING
 """
 
 NEWEST_READING_AGE = "SELECT extract(epoch FROM now() - max(last_seen)) FROM tds.equipment"

@@ -178,7 +178,7 @@ class TelemetryStore:
             dead = batch.dead_letters() + list(result.dead_lettered.values())
             if dead:
                 cur.executemany(sql.INSERT_DEAD_LETTER, [(d.topic, d.payload, d.reason.value, d.detail,
-                                                          self.instance_id) for d in dead])
+                                                          self.instance_id, d.key()) for d in dead])
                 result.dead_letters = len(dead)
             if self.fence is not None:
                 self.fence(conn)
