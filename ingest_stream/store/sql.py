@@ -103,6 +103,14 @@ SET status = EXCLUDED.status, detail = EXCLUDED.detail, ts = EXCLUDED.ts, receiv
 WHERE EXCLUDED.ts >= tds.cmd_ack.ts
 """
 
+# Hours a batch landed readings in after the refreshes stopped rewriting them; a later landing in a hour
+# already recorded moves landed_at, so one the sensor reported meanwhile is asked for again.
+RECORD_STALE_WINDOWS = """
+INSERT INTO tds.stale_windows (tenant, bucket)
+SELECT * FROM unnest(%s::text[], %s::timestamptz[])
+ON CONFLICT (tenant, bucket) DO UPDATE SET landed_at = EXCLUDED.landed_at
+"""
+
 # A redelivered bad message is the row written at its first delivery (DeadLetter.key).
 INSERT_DEAD_LETTER = """
 INSERT INTO tds.dlq (topic, payload, reason, detail, instance, message_key) VALUES (%s, %s, %s, %s, %s, %s)

@@ -1,4 +1,4 @@
-"""Dead letters keyed by the message they keep: a redelivered bad message is one row, not one per delivery.
+"""Durability: one dead letter per bad message however often it is redelivered; late landings recorded.
 
 Revision ID: 0010
 Revises: 0009
@@ -11,6 +11,12 @@ connection and reused), so the key is what the row keeps: SHA-256 of topic, reas
 kept bytes (computed by the writer, `DeadLetter.key`). Two byte-identical bad messages a device sent on
 purpose are one row too: a replay of either lands the same readings. Rows written before this revision
 have no key (NULLs never conflict), so nothing existing is touched.
+
+Readings that land older than the rollup refreshes' trailing window (a DLQ replay, a device's late
+buffer, a gap backfill's resend) were left out of the rollups, quality and marts. The writer now
+records the hours they touched per tenant in `tds.stale_windows`, in the batch's own transaction
+(one row per tenant and hour, refreshed `landed_at` on conflict); the `late_landings` sensor turns
+them into refreshes and deletes what it reported.
 """
 
 from alembic import op
@@ -28,9 +34,24 @@ COMMENT ON COLUMN tds.dlq.message_key IS
     'SHA-256 of topic, reason, detail and payload: one row per bad message however often it is delivered.';
 -- ON CONFLICT (message_key) reads the key; the writer still sees no other column of the dead letters.
 GRANT SELECT (message_key) ON tds.dlq TO tds_writer;
+
+CREATE TABLE tds.stale_windows (
+    tenant    text NOT NULL,
+    bucket    timestamptz NOT NULL,
+    landed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, bucket)
+);
+COMMENT ON TABLE tds.stale_windows IS
+    'Hours (bucket = the hour''s start) where readings landed after the rollup refreshes stopped rewriting them; '
+    'the late_landings sensor requests their refresh and deletes the rows it reported.';
+-- The upsert reads the key and sets landed_at (a landing after a report asks for the hour again).
+GRANT INSERT, SELECT (tenant, bucket, landed_at), UPDATE (landed_at) ON tds.stale_windows TO tds_writer;
+-- The DLQ replay lands through the writer's store under the platform's login, so it records them too.
+GRANT SELECT, INSERT, UPDATE, DELETE ON tds.stale_windows TO tds_platform;
 """
 
 DOWNGRADE = """
+DROP TABLE IF EXISTS tds.stale_windows;
 REVOKE SELECT (message_key) ON tds.dlq FROM tds_writer;
 DROP INDEX IF EXISTS tds.dlq_message_key_idx;
 ALTER TABLE tds.dlq DROP COLUMN IF EXISTS message_key;
