@@ -103,12 +103,11 @@ SET status = EXCLUDED.status, detail = EXCLUDED.detail, ts = EXCLUDED.ts, receiv
 WHERE EXCLUDED.ts >= tds.cmd_ack.ts
 """
 
-# Hours a batch landed readings in after the refreshes stopped rewriting them; a later landing in a hour
-# already recorded moves landed_at, so one the sensor reported meanwhile is asked for again.
+# Hours a batch landed readings in after the refreshes stopped rewriting them. Appended, not upserted:
+# during a backlog of old readings both write connections would update the same (tenant, hour) row, each
+# waiting for the other's commit; the sensor reads the distinct hours and deletes the rows it read.
 RECORD_STALE_WINDOWS = """
-INSERT INTO tds.stale_windows (tenant, bucket)
-SELECT * FROM unnest(%s::text[], %s::timestamptz[])
-ON CONFLICT (tenant, bucket) DO UPDATE SET landed_at = EXCLUDED.landed_at
+INSERT INTO tds.stale_windows (tenant, bucket) SELECT * FROM unnest(%s::text[], %s::timestamptz[])
 """
 
 # A redelivered bad message is the row written at its first delivery (DeadLetter.key).

@@ -17,36 +17,29 @@ from sqlalchemy import Connection, text
 from tds_platform.time_windows import HOUR, Window
 
 OLDEST = text("""
-SELECT tenant, bucket, landed_at FROM tds.stale_windows ORDER BY bucket, tenant LIMIT :limit
+SELECT id, tenant, bucket, landed_at FROM tds.stale_windows ORDER BY id LIMIT :limit
 """)
 
-# Only rows as they were read: a landing since moved landed_at and stays for the next report.
-CLEAR = text("""
-DELETE FROM tds.stale_windows s
-USING unnest(CAST(:tenants AS text[]), CAST(:buckets AS timestamptz[]), CAST(:landed AS timestamptz[]))
-      AS r(tenant, bucket, landed_at)
-WHERE s.tenant = r.tenant AND s.bucket = r.bucket AND s.landed_at = r.landed_at
-""")
+CLEAR = text("DELETE FROM tds.stale_windows WHERE id = ANY(CAST(:ids AS bigint[]))")
 
 
 @dataclass(frozen=True, slots=True)
 class StaleHour:
+    id: int
     tenant: str
     bucket: datetime  # the hour's start
-    landed_at: datetime  # the latest landing recorded in it
+    landed_at: datetime  # when the batch that recorded it began
 
 
 def oldest(conn: Connection, limit: int) -> list[StaleHour]:
     return [StaleHour(*row) for row in conn.execute(OLDEST, {"limit": limit})]
 
 
-def clear(conn: Connection, hours: Sequence[StaleHour]) -> int:
-    """Delete `hours` as they were read; returns how many rows went."""
-    if not hours:
+def clear(conn: Connection, ids: Sequence[int]) -> int:
+    """Delete the rows read (by id); returns how many went."""
+    if not ids:
         return 0
-    result = conn.execute(CLEAR, {"tenants": [h.tenant for h in hours], "buckets": [h.bucket for h in hours],
-                                  "landed": [h.landed_at for h in hours]})
-    return int(result.rowcount or 0)
+    return int(conn.execute(CLEAR, {"ids": list(ids)}).rowcount or 0)
 
 
 def windows(hours: Sequence[StaleHour]) -> list[Window]:
@@ -63,6 +56,5 @@ def windows(hours: Sequence[StaleHour]) -> list[Window]:
 
 def source_id(hours: Sequence[StaleHour]) -> str:
     """Names one report: the same rows give the same id, so a tick evaluated twice asks for the same runs."""
-    digest = hashlib.sha256("|".join(f"{h.tenant},{h.bucket.isoformat()},{h.landed_at.isoformat()}"
-                                     for h in hours).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(",".join(str(h.id) for h in hours).encode()).hexdigest()[:16]
     return f"late-{digest}"

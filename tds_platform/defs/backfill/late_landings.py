@@ -9,7 +9,6 @@ before its result is processed reports the same rows again, under the same id, s
 """
 
 import json
-from datetime import datetime
 
 import dagster as dg
 from sqlalchemy import Connection
@@ -24,21 +23,20 @@ from tds_platform.landing.late import StaleHour
 HOURS_PER_TICK = 200
 
 
-def reported(cursor: str | None) -> list[StaleHour]:
-    """The rows the previous tick reported (its cursor), to delete now."""
+def reported(cursor: str | None) -> list[int]:
+    """The ids of the rows the previous tick reported (its cursor), to delete now."""
     try:
-        rows = json.loads(cursor) if cursor else []
+        ids = json.loads(cursor) if cursor else []
     except json.JSONDecodeError:
-        rows = []
-    return [StaleHour(tenant, datetime.fromisoformat(bucket), datetime.fromisoformat(landed))
-            for tenant, bucket, landed in rows]
+        ids = []
+    return [int(i) for i in ids] if isinstance(ids, list) else []
 
 
 def cursor_of(hours: list[StaleHour]) -> str:
-    return json.dumps([[h.tenant, h.bucket.isoformat(), h.landed_at.isoformat()] for h in hours])
+    return json.dumps([h.id for h in hours])
 
 
-def report(conn: Connection, previous: list[StaleHour]) -> tuple[list[dg.AssetObservation], list[StaleHour]]:
+def report(conn: Connection, previous: list[int]) -> tuple[list[dg.AssetObservation], list[StaleHour]]:
     """Delete what the previous tick reported, then the observations for what is recorded now."""
     late.clear(conn, previous)
     hours = late.oldest(conn, HOURS_PER_TICK)

@@ -78,14 +78,18 @@ def test_a_replayed_late_reading_gets_its_hour_refreshed(database_url: str, inst
 
 
 def test_a_landing_after_the_report_is_reported_again(database_url: str, instance: dg.DagsterInstance) -> None:
+    record = "INSERT INTO tds.stale_windows (tenant, bucket) VALUES ('acme', %s)"
     with psycopg.connect(database_url) as conn:
-        conn.execute("INSERT INTO tds.stale_windows (tenant, bucket) VALUES ('acme', %s)", (LATE_HOUR,))
+        conn.execute(record, (LATE_HOUR,))
     late = build_late_landings_sensor()
     resources = {"database": DatabaseResource(url=database_url)}
     first = late(dg.build_sensor_context(instance=instance, resources=resources))
     assert len(first.asset_events) == 1
     with psycopg.connect(database_url) as conn:  # the writer lands more in that hour meanwhile
-        conn.execute("UPDATE tds.stale_windows SET landed_at = now() + interval '1 second'")
+        conn.execute(record, (LATE_HOUR,))
     second = late(dg.build_sensor_context(instance=instance, resources=resources, cursor=first.cursor))
     assert len(second.asset_events) == 1, "the newer landing is reported, not deleted with the old report"
     assert _stale(database_url) == [LATE_HOUR]
+    third = late(dg.build_sensor_context(instance=instance, resources=resources, cursor=second.cursor))
+    assert not third.asset_events
+    assert _stale(database_url) == []

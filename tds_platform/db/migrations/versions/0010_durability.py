@@ -15,8 +15,9 @@ have no key (NULLs never conflict), so nothing existing is touched.
 Readings that land older than the rollup refreshes' trailing window (a DLQ replay, a device's late
 buffer, a gap backfill's resend) were left out of the rollups, quality and marts. The writer now
 records the hours they touched per tenant in `tds.stale_windows`, in the batch's own transaction
-(one row per tenant and hour, refreshed `landed_at` on conflict); the `late_landings` sensor turns
-them into refreshes and deletes what it reported.
+(one row per tenant and hour of the batch; appended, never upserted, so two write connections never
+wait for each other); the `late_landings` sensor turns them into refreshes and deletes the rows it
+reported.
 """
 
 from alembic import op
@@ -36,18 +37,19 @@ COMMENT ON COLUMN tds.dlq.message_key IS
 GRANT SELECT (message_key) ON tds.dlq TO tds_writer;
 
 CREATE TABLE tds.stale_windows (
+    id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tenant    text NOT NULL,
     bucket    timestamptz NOT NULL,
-    landed_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (tenant, bucket)
+    landed_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE tds.stale_windows IS
     'Hours (bucket = the hour''s start) where readings landed after the rollup refreshes stopped rewriting them; '
     'the late_landings sensor requests their refresh and deletes the rows it reported.';
--- The upsert reads the key and sets landed_at (a landing after a report asks for the hour again).
-GRANT INSERT, SELECT (tenant, bucket, landed_at), UPDATE (landed_at) ON tds.stale_windows TO tds_writer;
+-- Append-only for the writer: an upsert of the same (tenant, hour) by both write connections during a
+-- backlog of old readings would make each wait for the other's commit.
+GRANT INSERT ON tds.stale_windows TO tds_writer;
 -- The DLQ replay lands through the writer's store under the platform's login, so it records them too.
-GRANT SELECT, INSERT, UPDATE, DELETE ON tds.stale_windows TO tds_platform;
+GRANT SELECT, INSERT, DELETE ON tds.stale_windows TO tds_platform;
 """
 
 DOWNGRADE = """
