@@ -7,6 +7,7 @@ carry I/O handles or mutable state, and nobody changes one after it is built.
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -100,6 +101,17 @@ class DeadLetter:
     payload: bytes
     reason: DeadLetterReason
     detail: str
+
+    def key(self) -> bytes:
+        """What makes a redelivery of this message the same dead letter (tds.dlq.message_key): MQTT gives a
+        message no identity that survives redelivery, so everything the row keeps. An oversized payload's
+        detail carries the whole payload's SHA-256, so two with the same kept prefix stay apart."""
+        digest = hashlib.sha256()
+        for part in (self.topic.encode(), self.reason.value.encode(), self.detail.encode()):
+            digest.update(len(part).to_bytes(4, "big"))
+            digest.update(part)
+        digest.update(self.payload)
+        return digest.digest()
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest_stream.parsing import MessageParser, ParserLimits, parse_templates
+from ingest_stream.store.stale_windows import DEFAULT_STALE_AFTER_HOURS
 
 DEFAULT_TOPICS = "tds/{tenant}/{site}/{equipment}/{kind}"
 # The broker's message_size_limit ships equal (deploy/mosquitto, tds_platform.stack.mosquitto).
@@ -114,6 +115,10 @@ class IngestSettings(ParsingSettings, BrokerTlsSettings):
                                  "(reading pauses there); 0 = (write connections + 1) x batch size")
     max_uncommitted_bytes: int = Field(default=16 * 1024 * 1024, ge=1,
                                        description="the most payload bytes held uncommitted (reading pauses there)")
+    stale_after_hours: int = Field(
+        default=DEFAULT_STALE_AFTER_HOURS, ge=1,
+        description="readings older than this many hours before the running one are recorded in "
+                    "tds.stale_windows for a refresh; keep it below TDS_ROLLUP_TRAILING_HOURS")
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0, description="how long the broker keeps our queue")
     coordination: Coordination = Coordination.AUTO
     heartbeat_s: float = Field(default=2.0, gt=0)

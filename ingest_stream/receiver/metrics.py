@@ -39,6 +39,8 @@ class IngestMetrics:
         self.database_up = Gauge("tds_ingest_database_up", "1 while the last database operation succeeded",
                                  registry=r)
         self.reconnects = Counter("tds_ingest_reconnects", "MQTT reconnections", registry=r)
+        self.fences = Counter("tds_ingest_fences", "Times this member stopped consuming because its heartbeat failed",
+                              registry=r)
         self.database_retries = Counter("tds_ingest_database_retries", "Batch writes retried after an error",
                                         registry=r)
         self.takeovers = Counter("tds_ingest_takeovers", "Sessions of dead members drained by this instance",

@@ -171,10 +171,29 @@ class IngestService:
         self.session.start()
         while not self.stop_event.is_set():
             self.link.step()
+            if self.takeover is not None:
+                self._fence_or_resume(self.takeover)
         self.link.finish()
         if self.takeover is not None:
             self.takeover.stop()
-        self.session.stop()
+        if self.session is not None:
+            self.session.stop()
+
+    def _fence_or_resume(self, takeover: TakeoverCoordinator) -> None:
+        """Stop consuming while this member cannot heartbeat (a survivor may drain its session soon; the
+        broker keeps the session and redelivers what was not acknowledged), consume again once it can."""
+        assert self.options is not None
+        fenced = takeover.fenced()
+        if fenced and self.session is not None:
+            log.warning("heartbeat failing: this member stops consuming until it heartbeats again",
+                        extra={"fence_after_s": takeover.fence_after_s})
+            self.session.stop()
+            self.session = None
+            self.metrics.fences.inc()
+        elif not fenced and self.session is None:
+            log.warning("heartbeat back: this member consumes again")
+            self.session = MqttSession(self.address, self.options, self.link, self.metrics)
+            self.session.start()
 
     def _run_as_lease_candidate(self) -> None:
         """Standby until the lease is ours; lead until it is lost or we are stopped; repeat."""

@@ -6,6 +6,11 @@ When the queue stays empty, the survivor unsubscribes the session from the group
 so the broker stops queueing for the dead member. If the member comes back, its own connect
 takes the session over and the survivor lets go. Against brokers that redispatch (EMQX) the
 dead session is simply empty. It must never touch a live member's session.
+
+A member that cannot heartbeat fences itself (`fenced`): after half the takeover time without a
+heartbeat it lets go of what it drains and the service stops consuming, so a survivor that claims it
+finds its session free; had it kept consuming, the two would take the session from each other every
+few seconds. It consumes again once a heartbeat succeeds (survivors then let go).
 """
 
 from __future__ import annotations
@@ -51,12 +56,21 @@ class TakeoverCoordinator:
         self.drains: dict[str, Drain] = {}
         # Since when our own heartbeats succeed without a gap (monotonic); None after a failure.
         self._beating_since: float | None = None
+        # The last heartbeat that succeeded (monotonic; registering counts): half the takeover time
+        # without one and this member fences itself, well before a survivor may claim its session.
+        self._last_beat = time.monotonic()
+        self.fence_after_s = registry.stale_after_s / 2
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="takeover", daemon=True)
 
     def start(self) -> None:
         self.registry.register()
+        self._last_beat = time.monotonic()
         self._thread.start()
+
+    def fenced(self) -> bool:
+        """True while this member must not consume: its heartbeat has failed for `fence_after_s`."""
+        return time.monotonic() - self._last_beat > self.fence_after_s
 
     def stop(self) -> None:
         self._stop.set()
@@ -84,8 +98,11 @@ class TakeoverCoordinator:
             self.registry.heartbeat()
         except psycopg.Error:
             self._beating_since = None
+            if self.fenced():
+                for drain in list(self.drains.values()):  # its claim cannot be renewed: another survivor's soon
+                    self._let_go(drain)
             raise
-        now = time.monotonic()
+        now = self._last_beat = time.monotonic()
         if self._beating_since is None:
             self._beating_since = now
         for drain in list(self.drains.values()):

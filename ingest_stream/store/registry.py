@@ -7,6 +7,12 @@ quota (an INSERT ... ON CONFLICT of known series consumed a series_id per row an
 that alternated sites burned the id space); a site change moves the equipment row, at most once a
 minute per equipment. Rows are inserted in sorted order, so two writers meeting the same new device
 never deadlock. Never deletes or renumbers anything.
+
+The cache is only as true as the database it was learned from: a restore from a backup or a failover to
+a replica that is behind rolls the registry back, and ids cached before would land readings under series
+the database does not know (or, re-issued, under another equipment's). Both end every open session, so
+each new connection forgets the cache (`forget`) and the first batches learn it again: nothing on the hot
+path, one SELECT per batch with unknown series until it is warm.
 """
 
 from __future__ import annotations
@@ -62,6 +68,14 @@ class SeriesRegistry:
     def __len__(self) -> int:
         return len(self._series)
 
+    def forget(self) -> None:
+        """Drop everything learned: the database may be another one now (restored, failed over). New dicts,
+        so a batch resolving on another connection keeps the snapshot it started from."""
+        with self._lock:
+            self._series = {}
+            self._sites = {}
+            self._site_recorded_at = {}
+
     def resolve(self, conn: psycopg.Connection, batch: Batch) -> Resolved:
         """The batch's readings and the series_id of each, in order. What the cache does not know is
         learned or registered first; a message whose new equipment or series its tenant's quota has no
@@ -76,8 +90,9 @@ class SeriesRegistry:
             ids.append(series_id)
         else:
             return Resolved(readings, ids)
-        with self._lock:
+        with self._lock:  # learned and read under one lock: `forget` may not come between
             refused = self._learn(conn, batch)
+            series = self._series
         if refused:
             readings = [r for position, parsed in enumerate(batch.parsed) if position not in refused
                         for r in parsed.readings]

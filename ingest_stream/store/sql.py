@@ -103,8 +103,17 @@ SET status = EXCLUDED.status, detail = EXCLUDED.detail, ts = EXCLUDED.ts, receiv
 WHERE EXCLUDED.ts >= tds.cmd_ack.ts
 """
 
+# Hours a batch landed readings in after the refreshes stopped rewriting them. Appended, not upserted:
+# during a backlog of old readings both write connections would update the same (tenant, hour) row, each
+# waiting for the other's commit; the sensor reads the distinct hours and deletes the rows it read.
+RECORD_STALE_WINDOWS = """
+INSERT INTO tds.stale_windows (tenant, bucket) SELECT * FROM unnest(%s::text[], %s::timestamptz[])
+"""
+
+# A redelivered bad message is the row written at its first delivery (DeadLetter.key).
 INSERT_DEAD_LETTER = """
-INSERT INTO tds.dlq (topic, payload, reason, detail, instance) VALUES (%s, %s, %s, %s, %s)
+INSERT INTO tds.dlq (topic, payload, reason, detail, instance, message_key) VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (message_key) DO NOTHING
 """
 
 NEWEST_READING_AGE = "SELECT extract(epoch FROM now() - max(last_seen)) FROM tds.equipment"

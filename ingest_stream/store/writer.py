@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import psycopg
@@ -26,6 +26,7 @@ from ingest_stream.store.batch import Batch
 from ingest_stream.store.copy_data import copy_data
 from ingest_stream.store.faults import message_fault
 from ingest_stream.store.registry import SeriesRegistry
+from ingest_stream.store.stale_windows import DEFAULT_STALE_AFTER_HOURS, stale_before, stale_buckets
 
 # Runs inside the batch transaction just before commit; raising aborts the commit (lease fencing).
 Fence = Callable[[psycopg.Connection], None]
@@ -92,8 +93,10 @@ def _copy(cur: psycopg.Cursor[Any], statement: str, data: bytes) -> None:
 class TelemetryStore:
     def __init__(self, url: str, instance_id: str, fence: Fence | None = None,
                  last_seen_interval_s: float = 5.0, connect_timeout_s: int = 5,
-                 idle_in_transaction_timeout_s: float | None = None, registry: SeriesRegistry | None = None) -> None:
+                 idle_in_transaction_timeout_s: float | None = None, registry: SeriesRegistry | None = None,
+                 stale_after_hours: int = DEFAULT_STALE_AFTER_HOURS) -> None:
         self.url = url
+        self.stale_after_hours = stale_after_hours
         self.instance_id = instance_id
         self.fence = fence
         # With a fence, a process frozen between the fence's row lock and COMMIT would block the
@@ -115,6 +118,8 @@ class TelemetryStore:
             if self.idle_in_transaction_timeout_s is not None:
                 timeout_ms = int(self.idle_in_transaction_timeout_s * 1000)
                 conn.execute(sql.SET_IDLE_IN_TRANSACTION_TIMEOUT, (f"{timeout_ms}ms",))
+            # A new session may reach a restored or failed-over database: resolve every series afresh.
+            self.registry.forget()
             self._conn = conn
         return self._conn
 
@@ -163,6 +168,9 @@ class TelemetryStore:
             if readings:
                 result.inserted = self._land(conn, cur, copy_data(resolved.series_ids, readings), len(readings))
                 result.duplicates = len(readings) - result.inserted
+                stale = stale_buckets(readings, stale_before(datetime.now(UTC), self.stale_after_hours))
+                if stale and result.inserted:
+                    cur.execute(sql.RECORD_STALE_WINDOWS, stale)
             events = batch.events()
             if events:
                 cur.executemany(sql.INSERT_EVENT, [(e.ts, e.tenant, e.site, e.equipment, e.type, e.severity,
@@ -176,7 +184,7 @@ class TelemetryStore:
             dead = batch.dead_letters() + list(result.dead_lettered.values())
             if dead:
                 cur.executemany(sql.INSERT_DEAD_LETTER, [(d.topic, d.payload, d.reason.value, d.detail,
-                                                          self.instance_id) for d in dead])
+                                                          self.instance_id, d.key()) for d in dead])
                 result.dead_letters = len(dead)
             if self.fence is not None:
                 self.fence(conn)

@@ -51,7 +51,8 @@ def _stores(settings: IngestSettings, lease: Lease | None) -> list[Store]:
         return [DryRunStore() for _ in range(settings.write_connections)]
     registry = SeriesRegistry(RegistryQuota(settings.max_new_equipment_per_hour, settings.max_new_series_per_hour))
     return [TelemetryStore(settings.database_url, settings.instance_id, fence=lease.fence if lease else None,
-                           idle_in_transaction_timeout_s=settings.lease_ttl_s if lease else None, registry=registry)
+                           idle_in_transaction_timeout_s=settings.lease_ttl_s if lease else None, registry=registry,
+                           stale_after_hours=settings.stale_after_hours)
             for _ in range(settings.write_connections)]
 
 

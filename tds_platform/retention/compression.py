@@ -1,7 +1,7 @@
 """Compressing the readings' chunks once they are past the late-data window (full TimescaleDB
 edition only), for the `apply_retention` job.
 
-Only calls `tds.compress_settled_chunks` (migration 0012); it never decompresses, and on editions
+Only calls `tds.compress_settled_chunks` (migration 0011); it never decompresses, and on editions
 without compression it does nothing and says so.
 """
 

@@ -106,10 +106,10 @@ acl_file {root}/acl
 message_size_limit {DEFAULT_MAX_PAYLOAD_BYTES}
 max_packet_size {DEFAULT_MAX_PAYLOAD_BYTES + PACKET_OVERHEAD_BYTES}
 
-# Queued QoS 1 messages survive a broker restart.
+# Queued QoS 1 messages survive a broker restart, and a crash but for the last 2 s.
 persistence true
 persistence_location {root}/data/
-autosave_interval 10
+autosave_interval 1
 autosave_on_changes false
 
 # The default (1,000 queued messages per client) silently discards the rest of a backlog while

@@ -21,7 +21,7 @@ SCHEDULES = {"rollup_refresh": "*/5 * * * *", "daily_rollup_refresh": "*/30 * * 
              "retention_daily": "30 3 * * *", "observe_sources": "*/5 * * * *",
              "quality_hourly_schedule": "*/5 * * * *", "marts_refresh": "2-59/5 * * * *"}
 SENSORS = {"equipment_freshness", "dlq_growth", "run_failure_alerts", "run_recovery_alerts", "new_gap_backfills",
-           "backfill_answers", "backfill_refresh", "analytics_marts_automation"}
+           "backfill_answers", "late_landings", "backfill_refresh", "analytics_marts_automation"}
 LINEAGE = [("telemetry", "telemetry_1m"), ("telemetry_1m", "telemetry_1h"), ("telemetry_1h", "telemetry_1d"),
            ("equipment", "metric_spec"), ("telemetry", "quality_hourly"), ("telemetry", "gaps"),
            ("telemetry_1h", "analytics/equipment_hourly"), ("quality_hourly", "analytics/equipment_hourly"),

@@ -88,3 +88,28 @@ def test_ledger_settles_a_commit_in_one_go_skipping_what_it_must_not_ack() -> No
     assert ledger.settle_all([done, *fresh, exactly_once, at_most_once]) == 4, "the one settled before is skipped"
     assert transport.acks == [(1, 1), (2, 1), (3, 1), (4, 2)]
     assert ledger.pending == 0
+
+
+def test_ledger_acknowledges_in_receive_order_when_a_later_batch_commits_first() -> None:
+    """MQTT-4.6.0-2: two write connections may commit the later batch first; its acks wait."""
+    ledger, transport = AckLedger("own"), RecordingTransport()
+    ledger.connected(transport)
+    first_batch = [_receive(ledger, mid) for mid in (1, 2)]
+    second_batch = [_receive(ledger, mid) for mid in (3, 4)]
+    assert ledger.settle_all(second_batch) == 0
+    assert transport.acks == []
+    assert ledger.pending == 4
+    assert ledger.settle_all(first_batch) == 4
+    assert transport.acks == [(1, 1), (2, 1), (3, 1), (4, 1)]
+    assert ledger.pending == 0
+
+
+def test_ledger_forgets_the_order_of_an_earlier_connection() -> None:
+    """A delivery of a dropped connection never commits on this one: it must not hold the new acks back."""
+    ledger, transport = AckLedger("own"), RecordingTransport()
+    ledger.connected(RecordingTransport())
+    _receive(ledger, 1)
+    ledger.connected(transport)
+    fresh = _receive(ledger, 2)
+    assert ledger.settle_all([fresh]) == 1
+    assert transport.acks == [(2, 1)]

@@ -1,4 +1,4 @@
-"""Compressed readings (migration 0012, `retention.compression`): chunks past the late-data window
+"""Compressed readings (migration 0011, `retention.compression`): chunks past the late-data window
 are compressed on the full edition, readings still land in them exactly once through the writer's
 own insert path, and retention still drops them; elsewhere compression is unavailable and says so.
 """

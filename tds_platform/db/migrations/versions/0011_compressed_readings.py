@@ -2,8 +2,8 @@
 compression and Dagster's `apply_retention` job compresses its chunks past the late-data window
 through `tds.compress_settled_chunks`.
 
-Revision ID: 0012
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-05
 
 Segmented by series and ordered by time, so a series' readings of a day become a few column
@@ -28,8 +28,8 @@ from sqlalchemy import TextClause, text
 
 from tds_platform.db.edition import detect_edition
 
-revision = "0012"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -86,7 +86,7 @@ DOWNGRADE = (
 def _compression_available() -> bool:
     edition = detect_edition(op.get_bind())
     if not edition.has_compression:
-        log.info("0012: TimescaleDB compression is not available on this edition (%s): readings stay "
+        log.info("0011: TimescaleDB compression is not available on this edition (%s): readings stay "
                  "uncompressed, nothing to change", edition.value)
     return edition.has_compression
 
