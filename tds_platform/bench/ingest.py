@@ -27,6 +27,7 @@ from tds_platform.bench.shapes import EQUIPMENT, TENANT, MessageShape
 from tds_platform.bench.writers import DUPLICATES, MESSAGES, WriterProcess, wait_for_points, writer_settings
 from tds_platform.stack import LocalStack, StackError, StackLayout
 from tds_platform.stack.layout import free_port
+from tds_platform.stack.postgres import best_edition
 
 # The writer's own targets on the project's 2-core machine (issue 19): (figure, at least) per shape.
 THROUGHPUT_TARGETS: dict[int, tuple[str, float]] = {1: ("msg_per_s", 120_000.0), 10: ("points_per_s", 300_000.0)}
@@ -338,9 +339,11 @@ def bench_stack(stack_dir: Path | None, echo: Echo) -> Iterator[tuple[LocalStack
         return
     root = Path(tempfile.mkdtemp(prefix="tds-bench-"))
     root.chmod(0o755)
+    # The edition `tds stack up` would choose: the figures are those of what this machine runs.
     local = LocalStack(StackLayout(root=root, pg_port=free_port(), mqtt_port=free_port(),
-                                   mqtt_service_port=free_port(), durable=False))
-    echo(f"starting a throw-away stack in {root} (non-durable: fsync and synchronous_commit off) ...")
+                                   mqtt_service_port=free_port(), durable=False, edition=best_edition()))
+    echo(f"starting a throw-away stack in {root} ({local.layout.edition} TimescaleDB edition; non-durable: "
+         "fsync and synchronous_commit off) ...")
     try:
         local.up()
         yield local, "own"
