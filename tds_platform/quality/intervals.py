@@ -2,8 +2,10 @@
 gaps, the freshness and quality-gap alerts, the backfill's verdict): the registry's, else the median
 spacing of its readings in the 24 h before the moment it is judged as of.
 
-Computes medians and says which remembered ones may stand in; it only reads — keeping the medians
-is `tds_platform.quality.store.remember_intervals`' job.
+Computes medians and says which remembered ones may stand in, and which windows the
+series_intervals asset will serve (so a quality partition of those never reads 24 h of readings
+inline: a cold start costs it nothing extra); it only reads — keeping the medians is
+`tds_platform.quality.store.remember_intervals`' job.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from tds_platform.time_windows import HOUR, floor_to_bucket
 
 INTERVAL_HISTORY = timedelta(hours=24)
 # How far from a window's end a remembered median may have been taken and still be used. The
-# series_intervals asset remembers every median as of the last closed hour, hourly, and the
-# quality schedule judges the 3 closed hours before now: all of them end within 3 h of it.
+# series_intervals asset remembers every median as of the last closed hour (its sensor runs it as
+# soon as the hour turns), and the quality schedule judges the 3 closed hours before now: all of
+# them end within 3 h of it.
 INTERVAL_REUSE = timedelta(hours=3)
 
 # JIT compilation costs more than it saves on these one-off statements (1.4 s of 4.5 s measured),
@@ -40,8 +43,13 @@ FROM tds.metric_spec
 WHERE CAST(:series_ids AS integer[]) IS NULL OR series_id = ANY(:series_ids)
 """).bindparams(bindparam("series_ids", type_=ARRAY(INTEGER)))
 
-# Only these series have an interval to infer: a registered one always wins.
-UNREGISTERED_SERIES = text("SELECT series_id FROM tds.metric_spec WHERE expected_interval_s IS NULL")
+# The series whose interval series_intervals has to infer as of :until: a registered one always
+# wins, and a median already remembered for that very moment stands (a second run within the hour,
+# for a series seen since the first, reads only that series' readings).
+SERIES_WITHOUT_MEDIAN = text("""
+SELECT series_id FROM tds.metric_spec
+WHERE expected_interval_s IS NULL AND inferred_until IS DISTINCT FROM :until
+""")
 
 # The median spacing of each series' readings in [:history_start, :until), exactly as
 # percentile_cont(0.5) over those spacings (no readings or one reading: no row). It reads every
@@ -95,9 +103,9 @@ def known_intervals(conn: Connection, until: datetime, reuse: timedelta = INTERV
     return {row.series_id: row.interval_s for row in conn.execute(KNOWN_INTERVALS, params)}
 
 
-def unregistered_series(conn: Connection) -> list[int]:
-    """Every series whose interval the registry does not give."""
-    return list(conn.execute(UNREGISTERED_SERIES).scalars())
+def series_without_median(conn: Connection, until: datetime) -> list[int]:
+    """Every series whose interval neither the registry nor a median remembered as of `until` gives."""
+    return list(conn.execute(SERIES_WITHOUT_MEDIAN, {"until": until}).scalars())
 
 
 def infer_intervals(conn: Connection, series_ids: Sequence[int], until: datetime) -> dict[int, float]:
@@ -121,14 +129,25 @@ class ExpectedIntervals:
 
 
 def expected_intervals(conn: Connection, until: datetime, series_ids: Collection[int] | None = None,
-                       reuse: timedelta = INTERVAL_REUSE) -> ExpectedIntervals:
+                       reuse: timedelta = INTERVAL_REUSE, infer: bool = True) -> ExpectedIntervals:
     """The one definition: the registered interval, else the median spacing of the series' readings in
     the 24 h before `until`, for which a median remembered for a moment within `reuse` of `until`
     stands in. Only `series_ids` when given (every registered series otherwise); the median is
-    computed only for series that have neither."""
+    computed only for series that have neither, and only if `infer` (else they stay unknown)."""
     known = known_intervals(conn, until, reuse, series_ids)
-    inferred = infer_intervals(conn, [series_id for series_id, interval in known.items() if interval is None], until)
+    missing = [series_id for series_id, interval in known.items() if interval is None]
+    inferred = infer_intervals(conn, missing, until) if infer else {}
     return ExpectedIntervals(until, known | inferred, inferred)
+
+
+def served_by_series_intervals(until: datetime, now: datetime, reuse: timedelta = INTERVAL_REUSE) -> bool:
+    """Whether the medians a window ending at `until` is judged by come from the series_intervals
+    asset as of `now`: it remembers them as of `judged_as_of(now)`, which stands in for the windows
+    ending within `reuse` of it, the quality schedule's trailing hours. A quality partition never
+    infers those inline (a series without one yet is judged pending, and re-judged by the schedule
+    once the asset has remembered it); only an older window, which no run of the asset will ever
+    serve, infers its own."""
+    return until > judged_as_of(now) - reuse
 
 
 def judged_as_of(now: datetime) -> datetime:

@@ -168,14 +168,16 @@ class Window:
 
 @dataclass(frozen=True)
 class WindowQuality:
-    """Per-series figures (`SERIES_COLUMNS`), the gaps overlapping the window (`GAP_COLUMNS`), and
-    the medians this measurement had to compute from the readings (series_id -> seconds), so the
-    store can remember them for the next windows."""
+    """Per-series figures (`SERIES_COLUMNS`), the gaps overlapping the window (`GAP_COLUMNS`), the
+    medians this measurement had to compute from the readings (series_id -> seconds), so the store
+    can remember them for the next windows, and the series it judged without an interval because
+    it was told not to infer one (`pending`: the series_intervals asset will)."""
 
     window: Window
     series: pd.DataFrame
     gaps: pd.DataFrame
     inferred: dict[int, float] = field(default_factory=dict)
+    pending: tuple[int, ...] = ()
 
     @property
     def judged_series_ids(self) -> list[int]:
@@ -184,17 +186,18 @@ class WindowQuality:
 
 
 def measure_window(conn: Connection, window: Window, gap_factor: float,
-                   reuse: timedelta = INTERVAL_REUSE) -> WindowQuality:
+                   reuse: timedelta = INTERVAL_REUSE, infer: bool = True) -> WindowQuality:
     """The window's figures and gaps. Each series is judged by its expected interval as of the window's
     end (`intervals.expected_intervals`: tied to the window, not to the wall clock, so re-running an
     old hour gives the same answer); the medians that had to be computed from the readings are
-    returned for the store to remember."""
+    returned for the store to remember. Without `infer`, a series with no known interval is judged
+    like one with a single reading (no expected count, no gaps) and listed as pending."""
     if window.until <= window.start:
         return WindowQuality(window, pd.DataFrame(columns=SERIES_COLUMNS), pd.DataFrame(columns=GAP_COLUMNS))
     conn.execute(STATEMENT_SETTINGS)
     # A series registered after this lookup is judged without an interval this once, like one
     # with a single reading; the next run (minutes later) infers it.
-    expected = expected_intervals(conn, window.until, reuse=reuse)
+    expected = expected_intervals(conn, window.until, reuse=reuse, infer=infer)
     intervals = expected.by_series
     rows = conn.execute(MEASURE_WINDOW, {
         "window_start": window.start, "window_end": window.end, "until": window.until, "now": window.now,
@@ -210,4 +213,5 @@ def measure_window(conn: Connection, window: Window, gap_factor: float,
         ],
         columns=GAP_COLUMNS,
     )
-    return WindowQuality(window, series, gaps, expected.inferred)
+    pending = () if infer else tuple(int(s) for s in series.loc[series["interval_s"].isna(), "series_id"])
+    return WindowQuality(window, series, gaps, expected.inferred, pending)

@@ -1,5 +1,5 @@
 """Quality: quality_hourly and gaps with their checks, the series_intervals they are judged by, GX
-suites on the rollups, and their schedules.
+suites on the rollups, and the schedule and sensor that run them.
 
 Thresholds come from `QualitySettings` (TDS_QUALITY_*); this package never writes raw readings
 or rollups, only tds.quality_hourly, tds.gaps and the remembered intervals in tds.metric_spec.
@@ -11,7 +11,7 @@ import dagster as dg
 
 from tds_platform.defs.quality.assets import build_quality_assets
 from tds_platform.defs.quality.expectations import build_rollup_expectations_checks
-from tds_platform.defs.quality.intervals import series_intervals, series_intervals_job, series_intervals_schedule
+from tds_platform.defs.quality.intervals import series_intervals, series_intervals_job, series_intervals_needed
 from tds_platform.defs.quality.schedules import build_quality_schedule, quality_job
 from tds_platform.quality.settings import QualitySettings
 
@@ -21,5 +21,6 @@ def build_defs(quality: QualitySettings) -> dg.Definitions:
         assets=[series_intervals, build_quality_assets(quality)],
         asset_checks=build_rollup_expectations_checks(quality),
         jobs=[series_intervals_job, quality_job],
-        schedules=[series_intervals_schedule, build_quality_schedule(quality)],
+        schedules=[build_quality_schedule(quality)],
+        sensors=[series_intervals_needed],
     )

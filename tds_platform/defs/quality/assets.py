@@ -23,7 +23,8 @@ GAPS = dg.AssetKey("gaps")
 TELEMETRY = dg.AssetKey("telemetry")
 SERIES_INTERVALS = dg.AssetKey("series_intervals")
 
-# The readings, and the intervals they are judged by (inferred inline only where none is remembered).
+# The readings, and the intervals they are judged by (inferred inline only for hours older than
+# series_intervals serves: a backfill of history).
 JUDGED_FROM = [TELEMETRY, SERIES_INTERVALS]
 
 COVERAGE_CHECK = "coverage_above_threshold"
@@ -64,6 +65,9 @@ def _materializations(judged: HoursJudged, start: datetime, end: datetime) -> li
     return [
         dg.MaterializeResult(asset_key=QUALITY_HOURLY, metadata={
             **window, "rows_written": judged.rows_written,
+            # Judged without coverage or gaps: no interval yet (series_intervals remembers it within
+            # minutes, the next run re-judges them) or too few readings ever to have one.
+            "series_hours_without_interval": judged.pending,
             "mean_coverage_pct": float(series["coverage_pct"].astype("float64").mean()) if len(series) else None,
             "mean_good_pct": float(series["good_pct"].astype("float64").mean()) if len(series) else None,
         }),

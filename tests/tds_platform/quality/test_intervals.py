@@ -63,8 +63,23 @@ def _interval(quality: WindowQuality, equipment: str, metric: str) -> float:
     return rows.loc[("acme", equipment, metric), "interval_s"]
 
 
-def test_judging_remembers_only_the_medians_it_inferred(fleet: Any) -> None:
-    judge_hours(fleet.engine, fleet.at("10:00:00"), fleet.at("11:00:00"), fleet.now, gap_factor=3)
+def test_judging_an_hour_series_intervals_serves_infers_nothing_inline(fleet: Any) -> None:
+    judged = judge_hours(fleet.engine, fleet.at("10:00:00"), fleet.at("11:00:00"), fleet.now, gap_factor=3)
+    rows = judged.series.set_index(["equipment", "metric"])
+    assert pd.isna(rows.loc[("chiller-1", "pressure"), "interval_s"])
+    assert rows.loc[("chiller-1", "pressure"), "received"] == 41  # counted all the same
+    assert judged.pending == 3  # pressure and speed until series_intervals runs; status never has one
+    assert _remembered(fleet, "chiller-1", "pressure") == (None, None)
+
+    refresh_intervals(fleet.engine, fleet.at("11:00:00"))
+    judged = judge_hours(fleet.engine, fleet.at("10:00:00"), fleet.at("11:00:00"), fleet.now, gap_factor=3)
+    assert (judged.pending, judged.series.set_index(["equipment", "metric"]).loc[("chiller-1", "pressure"),
+                                                                                   "interval_s"]) == (1, 60)
+
+
+def test_judging_an_older_hour_remembers_only_the_medians_it_inferred(fleet: Any) -> None:
+    """An hour no series_intervals run will serve (a backfill of history) infers its own medians."""
+    judge_hours(fleet.engine, fleet.at("10:00:00"), fleet.at("11:00:00"), fleet.now + 4 * HOUR, gap_factor=3)
     until = fleet.at("11:00:00")
     assert _remembered(fleet, "chiller-1", "pressure") == (60, until)
     assert _remembered(fleet, "pump-7", "speed") == (15, until)
@@ -95,6 +110,8 @@ def test_a_refresh_remembers_every_median_and_the_windows_near_it_infer_none(fle
     refreshed = refresh_intervals(fleet.engine, until)
     # pressure, speed and status have no registered interval; status has a single reading
     assert (refreshed.until, refreshed.series, refreshed.inferred, refreshed.remembered) == (until, 3, 2, 2)
+    again = refresh_intervals(fleet.engine, until)
+    assert (again.series, again.inferred, again.remembered) == (1, 0, 0)  # only status, which has none
     assert _remembered(fleet, "chiller-1", "pressure") == (60, until)
     assert _remembered(fleet, "pump-7", "speed") == (15, until)
     assert _remembered(fleet, "meter-3", "status") == (None, None)

@@ -42,12 +42,13 @@ def test_quality_definitions_are_complete() -> None:
     assert repo.get_schedule_def("quality_hourly_schedule").cron_schedule == "*/5 * * * *"
 
 
-def test_intervals_are_refreshed_hourly_between_the_quality_runs() -> None:
+def test_intervals_are_refreshed_by_a_running_sensor_every_minute() -> None:
     repo = _repository(defs)
-    schedule = repo.get_schedule_def("series_intervals_schedule")
-    assert (schedule.cron_schedule, schedule.default_status) == ("2 * * * *", dg.DefaultScheduleStatus.RUNNING)
-    job = repo.get_job(schedule.job_name)
+    sensor = repo.get_sensor_def("series_intervals_needed")
+    assert (sensor.minimum_interval_seconds, sensor.default_status) == (60, dg.DefaultSensorStatus.RUNNING)
+    job = repo.get_job(sensor.job_name)
     assert set(job.asset_layer.executable_asset_keys) == {dg.AssetKey("series_intervals")}
+    assert not repo.schedule_defs or "series_intervals_schedule" not in {s.name for s in repo.schedule_defs}
 
 
 @pytest.mark.parametrize(("hours", "first"), [(3, "2026-11-23-07:00"), (5, "2026-11-23-05:00")])
