@@ -6,7 +6,6 @@ transaction, nothing for a batch of recent readings or for a redelivery that lan
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,9 +13,9 @@ import psycopg
 import pytest
 
 from ingest_stream.handoff import Received
-from ingest_stream.records import Parsed, Quality, Reading
 from ingest_stream.store import Batch, TelemetryStore
 from ingest_stream.store.stale_windows import stale_before
+from tests.batches import batch_of, good_reading
 from tests.servers import as_login
 
 NOW = datetime.now(UTC)
@@ -24,8 +23,7 @@ HOUR_NOW = NOW.replace(minute=0, second=0, microsecond=0)
 
 
 def _batch(tenant: str, *stamps: datetime) -> Batch[Received]:
-    readings = [Reading(tenant, "plant-1", "ch-1", "temp", ts, 1.0, None, None, Quality.GOOD) for ts in stamps]
-    return Batch([Received(0, f"tds/{tenant}/plant-1/ch-1/telem", b"{}", time.time())], [Parsed(readings=readings)])
+    return batch_of([good_reading(tenant, "plant-1", "ch-1", "temp", ts) for ts in stamps])
 
 
 @pytest.fixture

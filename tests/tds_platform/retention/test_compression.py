@@ -5,7 +5,6 @@ own insert path, and retention still drops them; elsewhere compression is unavai
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -13,13 +12,14 @@ import psycopg
 import pytest
 
 from ingest_stream.handoff import Received
-from ingest_stream.records import Parsed, Quality, Reading
+from ingest_stream.records import Reading
 from ingest_stream.store import Batch, TelemetryStore
 from tds_platform.db.edition import Edition, detect_edition_url
 from tds_platform.db.engine import engine_for
 from tds_platform.retention.apply import apply_retention
 from tds_platform.retention.compression import compress_settled
 from tds_platform.retention.policy import RetentionSettings
+from tests.batches import batch_of, good_reading
 from tests.servers import as_login
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -27,12 +27,13 @@ OLD_DAY = (NOW - timedelta(days=10)).replace(hour=0)  # one whole chunk, well pa
 AFTER = timedelta(days=3)
 
 
+def _flow(ts: datetime, value: float = 1.0) -> Reading:
+    return good_reading("acme", "plant", "pump-1", "flow", ts, value)
+
+
 def _batch(seconds: list[int], value: float = 1.0) -> Batch[Received]:
     """One message per reading of pump-1's flow, `seconds` after the start of OLD_DAY."""
-    readings = [Reading("acme", "plant", "pump-1", "flow", OLD_DAY + timedelta(seconds=s), value, None, None,
-                        Quality.GOOD) for s in seconds]
-    return Batch([Received(i, "tds/acme/plant/pump-1/telem", b"{}", time.time()) for i in range(len(readings))],
-                 [Parsed(readings=(r,)) for r in readings])
+    return batch_of(*[[_flow(OLD_DAY + timedelta(seconds=s), value)] for s in seconds])
 
 
 @pytest.fixture
@@ -58,9 +59,7 @@ def test_late_readings_resends_and_replays_land_once_in_a_compressed_chunk(
     writer.write(_batch(list(range(0, 3600, 10))))
     writer.write(_batch([-3600]))  # the day before: a second settled chunk, compressed in its own transaction
     recent = TelemetryStore(as_login(any_database, "tds_ingest"), "test-recent")
-    recent.write(Batch([Received(0, "tds/acme/plant/pump-1/telem", b"{}", time.time())],
-                       [Parsed(readings=(Reading("acme", "plant", "pump-1", "flow", NOW, 2.0, None, None,
-                                                 Quality.GOOD),))]))
+    recent.write(batch_of([_flow(NOW, 2.0)]))
     recent.close()
 
     compressed = compress_settled(engine_for(any_database), detect_edition_url(any_database), AFTER, NOW)
