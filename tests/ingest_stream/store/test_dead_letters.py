@@ -16,7 +16,7 @@ import pytest
 from ingest_stream.handoff import Received
 from ingest_stream.records import DeadLetter, DeadLetterReason, Parsed
 from ingest_stream.store import Batch, TelemetryStore
-from tests.servers import as_login
+from tests.batches import writer_store
 
 
 def _batch(*letters: DeadLetter) -> Batch[Received]:
@@ -26,9 +26,8 @@ def _batch(*letters: DeadLetter) -> Batch[Received]:
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[TelemetryStore]:
-    landing = TelemetryStore(as_login(database_url, "tds_ingest"), "test")
-    yield landing
-    landing.close()
+    with writer_store(database_url) as landing:
+        yield landing
 
 
 def _rows(url: str) -> list[tuple[str, bytes, str]]:

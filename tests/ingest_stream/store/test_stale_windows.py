@@ -15,8 +15,7 @@ import pytest
 from ingest_stream.handoff import Received
 from ingest_stream.store import Batch, TelemetryStore
 from ingest_stream.store.stale_windows import stale_before
-from tests.batches import batch_of, good_reading
-from tests.servers import as_login
+from tests.batches import batch_of, good_reading, writer_store
 
 NOW = datetime.now(UTC)
 HOUR_NOW = NOW.replace(minute=0, second=0, microsecond=0)
@@ -28,9 +27,8 @@ def _batch(tenant: str, *stamps: datetime) -> Batch[Received]:
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[TelemetryStore]:
-    landing = TelemetryStore(as_login(database_url, "tds_ingest"), "test")
-    yield landing
-    landing.close()
+    with writer_store(database_url) as landing:
+        yield landing
 
 
 def _stale(url: str) -> list[tuple[str, datetime]]:

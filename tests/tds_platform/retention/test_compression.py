@@ -19,8 +19,7 @@ from tds_platform.db.engine import engine_for
 from tds_platform.retention.apply import apply_retention
 from tds_platform.retention.compression import compress_settled
 from tds_platform.retention.policy import RetentionSettings
-from tests.batches import batch_of, good_reading
-from tests.servers import as_login
+from tests.batches import batch_of, good_reading, writer_store
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 OLD_DAY = (NOW - timedelta(days=10)).replace(hour=0)  # one whole chunk, well past the window
@@ -38,9 +37,8 @@ def _batch(seconds: list[int], value: float = 1.0) -> Batch[Received]:
 
 @pytest.fixture
 def writer(any_database: str) -> Iterator[TelemetryStore]:
-    store = TelemetryStore(as_login(any_database, "tds_ingest"), "test")
-    yield store
-    store.close()
+    with writer_store(any_database) as store:
+        yield store
 
 
 def _readings(url: str) -> list[tuple[datetime, float]]:
@@ -58,9 +56,8 @@ def test_late_readings_resends_and_replays_land_once_in_a_compressed_chunk(
         writer: TelemetryStore, any_database: str) -> None:
     writer.write(_batch(list(range(0, 3600, 10))))
     writer.write(_batch([-3600]))  # the day before: a second settled chunk, compressed in its own transaction
-    recent = TelemetryStore(as_login(any_database, "tds_ingest"), "test-recent")
-    recent.write(batch_of([_flow(NOW, 2.0)]))
-    recent.close()
+    with writer_store(any_database, "test-recent") as recent:
+        recent.write(batch_of([_flow(NOW, 2.0)]))
 
     compressed = compress_settled(engine_for(any_database), detect_edition_url(any_database), AFTER, NOW)
     if detect_edition_url(any_database) is not Edition.FULL:
@@ -88,9 +85,8 @@ def test_late_readings_resends_and_replays_land_once_in_a_compressed_chunk(
 
 
 def test_retention_drops_compressed_chunks_and_deletes_from_them(any_database: str) -> None:
-    store = TelemetryStore(as_login(any_database, "tds_ingest"), "test")
-    store.write(_batch(list(range(0, 86400, 3600))))  # a reading every hour of OLD_DAY
-    store.close()
+    with writer_store(any_database) as store:
+        store.write(_batch(list(range(0, 86400, 3600))))  # a reading every hour of OLD_DAY
     edition = detect_edition_url(any_database)
     compress_settled(engine_for(any_database), edition, AFTER, NOW)
     if edition is Edition.FULL:
